@@ -1,0 +1,84 @@
+"""The connection forms of the three services, as plain data.
+
+Airflow 3.2+ builds the add-connection form from ``get_provider_info()`` alone (it never imports the
+hook); Airflow 2.11 asks the hook classes. Both read these dicts, so the two UIs cannot drift apart.
+This module imports nothing from Airflow: ``get_provider_info()`` runs at every process start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CONNECTION_TYPES", "DEFAULT_TIMEOUT"]
+
+DEFAULT_TIMEOUT = 30.0
+
+_TIMEOUT_FIELD: dict[str, Any] = {
+    "label": "Request timeout (seconds)",
+    "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT, "exclusiveMinimum": 0},
+    "description": "Seconds allowed for each HTTP request (default 30).",
+}
+
+CONNECTION_TYPES: dict[str, dict[str, Any]] = {
+    "posteketab": {
+        "hook-class-name": "airflow_provider_tasks.hooks.posteketab.PostEKetabHook",
+        "hook-name": "Post-e-Ketab",
+        "connection-type": "posteketab",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login", "extra"],
+            "relabeling": {"host": "API base URL", "password": "JWT token"},
+            "placeholders": {
+                "host": "https://api.posteketab.com/api/v2/public",
+                "password": "the token sent as 'Authorization: JWT <token>'",
+                "timezone": "Asia/Tehran",
+                "timeout": "30",
+            },
+        },
+        "conn-fields": {
+            "timezone": {
+                "label": "Timezone of the API's timestamps",
+                "schema": {"type": ["string", "null"], "default": "Asia/Tehran"},
+                "description": "IANA zone used to read task timestamps, which carry no zone.",
+            },
+            "timeout": _TIMEOUT_FIELD,
+        },
+    },
+    "openreplay": {
+        "hook-class-name": "airflow_provider_tasks.hooks.openreplay.OpenReplayHook",
+        "hook-name": "OpenReplay",
+        "connection-type": "openreplay",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login", "extra"],
+            "relabeling": {"host": "API base URL", "password": "Organization API key"},
+            "placeholders": {
+                "host": "https://api.openreplay.com/v2 (self-hosted: https://DOMAIN/api/v2)",
+                "password": "organization API key (sent as 'Authorization: Bearer <key>')",
+                "project_key": "3sWXSsqHgSKnE87YkNJK",
+                "timeout": "30",
+            },
+        },
+        "conn-fields": {
+            "project_key": {
+                "label": "Default project key",
+                "schema": {"type": ["string", "null"]},
+                "description": "Used when a task does not name a project_key.",
+            },
+            "timeout": _TIMEOUT_FIELD,
+        },
+    },
+    "mobizon": {
+        "hook-class-name": "airflow_provider_tasks.hooks.mobizon.MobizonHook",
+        "hook-name": "Mobizon",
+        "connection-type": "mobizon",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login", "extra"],
+            "relabeling": {"host": "API domain", "password": "API key"},
+            "placeholders": {
+                "host": "https://api.mobizon.kz (or .ua, .com.br, .gmbh, ...)",
+                "password": "API key (sent as the apiKey query parameter, never logged)",
+                "timeout": "30",
+            },
+        },
+        "conn-fields": {"timeout": _TIMEOUT_FIELD},
+    },
+}

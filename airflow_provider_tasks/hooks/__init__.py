@@ -1,0 +1,1 @@
+"""Hooks: one per remote API."""

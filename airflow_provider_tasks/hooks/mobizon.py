@@ -1,0 +1,186 @@
+"""Hook for Mobizon's TaskQueue API (SPEC §5.3).
+
+Mobizon takes its API key as the ``apiKey`` query parameter, so the key is part of every request URL:
+the hook never logs a URL, the package's log filter redacts the key from urllib3/aiohttp records, and
+every error message is redacted before it is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_tasks.exceptions import (
+    RemoteApiError,
+    RemoteAuthError,
+    RemoteTaskNotFound,
+    RemoteTransientError,
+)
+from airflow_provider_tasks.hooks.base import (
+    ApiCall,
+    ApiResponse,
+    ConnectionSettings,
+    PreparedRequest,
+    RemoteTaskHook,
+    ServerHandOff,
+)
+from airflow_provider_tasks.states import RemoteState, TaskSnapshot, map_status
+from airflow_provider_tasks.validation import require_positive_int
+
+__all__ = ["TASK_STATUS_STATES", "MobizonHook"]
+
+#: GetStatus ``status`` → normalized state (0 waiting, 1 in progress, 2 completed, 3 rejected).
+TASK_STATUS_STATES: dict[int, RemoteState] = {
+    0: RemoteState.PENDING,
+    1: RemoteState.RUNNING,
+    2: RemoteState.SUCCEEDED,
+    3: RemoteState.FAILED,
+}
+_OK = {0, 100}  # 100: "sent to background", data is the new task id
+_NOT_FOUND = {2}
+_AUTH = {8, 9, 14}
+_TRANSIENT = {10, 30, 999}
+_WRONG_SERVER = 13
+_RATE_LIMITED = 30
+_RATE_LIMIT_WINDOW = 1.0
+
+
+def _as_int(value: Any) -> int | None:
+    """Mobizon sends numbers as strings ("40") as often as not."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+class MobizonHook(RemoteTaskHook):
+    """Talks to Mobizon's ``TaskQueue/GetStatus``.
+
+    The connection's host is the API domain of the account's region (default
+    ``https://api.mobizon.kz``); the password is the API key. When Mobizon answers code 13 (the account
+    lives on another regional server) the hook follows the domain it names, once, and logs it.
+
+    :param mobizon_conn_id: Airflow connection id (default ``mobizon_default``).
+    """
+
+    service_name = "Mobizon"
+    conn_type = "mobizon"
+    conn_name_attr = "mobizon_conn_id"
+    default_conn_name = "mobizon_default"
+    hook_name = "Mobizon"
+    default_host = "https://api.mobizon.kz"
+
+    def __init__(self, mobizon_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(mobizon_conn_id, **kwargs)
+
+    # ------------------------------------------------------------------ wire format
+    def _prepare(self, settings: ConnectionSettings, call: ApiCall) -> PreparedRequest:
+        return PreparedRequest(
+            method=call.method,
+            url=f"{settings.base_url}/service/{call.path.lstrip('/')}",
+            params={"output": "json", "api": "v1", "apiKey": settings.secret},
+            headers={"Accept": "application/json"},
+            form=dict(call.form or {}),
+        )
+
+    def _decode(self, call: ApiCall, response: ApiResponse) -> Any:
+        if response.status >= 500 or response.status == 429 or not response.body.strip():
+            self._raise_for_http(call, response)
+        body = self._json_or_transient(call, response)
+        code = _as_int(body.get("code")) if isinstance(body, dict) else None
+        if code is None:
+            self._raise_for_http(call, response)
+            raise RemoteApiError(
+                self.service_name,
+                f"answer without a 'code': {response.text_excerpt()!r}",
+                item_id=call.item_id,
+            )
+        data = body.get("data")
+        if code in _OK:
+            return data
+        message = str(body.get("message") or "")
+        kwargs: dict[str, Any] = {"item_id": call.item_id, "code": code}
+        if code == _WRONG_SERVER:
+            raise ServerHandOff(self.service_name, self._server_url(data, message), item_id=call.item_id)
+        if code in _NOT_FOUND:
+            raise RemoteTaskNotFound(self.service_name, message, **kwargs)
+        if code in _AUTH:
+            raise RemoteAuthError(self.service_name, message, **kwargs)
+        if code in _TRANSIENT:
+            # Code 30 is the one-call-per-second limit: retrying sooner cannot succeed.
+            retry_after = _RATE_LIMIT_WINDOW if code == _RATE_LIMITED else None
+            raise RemoteTransientError(self.service_name, message, retry_after=retry_after, **kwargs)
+        raise RemoteApiError(self.service_name, message, **kwargs)
+
+    def _server_url(self, data: Any, message: str) -> str:
+        domain = data.get("domain") if isinstance(data, dict) else data
+        if not isinstance(domain, str) or not domain.strip():
+            raise RemoteApiError(self.service_name, f"wrong regional server, and no domain given: {message}", code=13)
+        domain = domain.strip()
+        if "://" not in domain:
+            current = urlsplit(self._settings.base_url if self._settings else self.default_host)
+            domain = f"{current.scheme}://{domain}"
+        return domain
+
+    def _status_call(self, task_id: int) -> ApiCall:
+        def extract(data: Any) -> dict[str, Any]:
+            if not isinstance(data, dict):
+                raise RemoteApiError(self.service_name, f"GetStatus returned {data!r}", item_id=task_id)
+            result = dict(data)
+            for key in ("progress", "status"):
+                number = _as_int(data.get(key))
+                if number is None:
+                    raise RemoteApiError(
+                        self.service_name,
+                        f"GetStatus {key} is not a number: {data.get(key)!r}",
+                        item_id=task_id,
+                    )
+                result[key] = number
+            return result
+
+        return ApiCall("POST", "taskqueue/getstatus", item_id=task_id, form={"id": str(task_id)}, extract=extract)
+
+    # ------------------------------------------------------------------ public API
+    def get_task_status(self, task_id: int) -> dict[str, Any]:
+        """Return ``{"progress": int, "status": int, ...}`` of the background task (numbers coerced)."""
+        task_id = require_positive_int("mobizon_task_id", task_id)
+        return dict(self.call(self._status_call(task_id)))
+
+    async def aget_task_status(self, task_id: int) -> dict[str, Any]:
+        """Async counterpart of :meth:`get_task_status`."""
+        task_id = require_positive_int("mobizon_task_id", task_id)
+        return dict(await self.acall(self._status_call(task_id)))
+
+    # ------------------------------------------------------------------ waiting
+    def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
+        state = map_status(self.service_name, item_id, remote.get("status"), TASK_STATUS_STATES)
+        message = "task rejected by Mobizon" if state is RemoteState.FAILED else None
+        return TaskSnapshot(
+            self.service_name,
+            item_id,
+            state,
+            remote,
+            progress=_as_int(remote.get("progress")),
+            message=message,
+        )
+
+    def get_snapshot(self, item_id: str | int, **kwargs: Any) -> TaskSnapshot:
+        return self.snapshot(item_id, self.get_task_status(int(item_id)))
+
+    async def aget_snapshot(self, item_id: str | int, **kwargs: Any) -> TaskSnapshot:
+        return self.snapshot(item_id, await self.aget_task_status(int(item_id)))
+
+    def _test_call(self) -> ApiCall:
+        return ApiCall("POST", "user/getownbalance", form={})
+
+    def _test_result(self, result: Any) -> str:
+        return "Connected to Mobizon"

@@ -1,0 +1,222 @@
+"""Hook for the OpenReplay public API v2: jobs (SPEC §5.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from airflow_provider_tasks.exceptions import RemoteApiError, RemoteAuthError
+from airflow_provider_tasks.hooks.base import (
+    ApiCall,
+    ApiResponse,
+    ConnectionSettings,
+    PreparedRequest,
+    RemoteTaskHook,
+)
+from airflow_provider_tasks.states import RemoteState, TaskSnapshot, map_status
+from airflow_provider_tasks.validation import require_positive_int, require_text_id
+
+__all__ = ["JOB_STATUS_STATES", "OpenReplayHook"]
+
+#: ``status`` → normalized state.
+JOB_STATUS_STATES: dict[str, RemoteState] = {
+    "scheduled": RemoteState.PENDING,
+    "running": RemoteState.RUNNING,
+    "completed": RemoteState.SUCCEEDED,
+    "failed": RemoteState.FAILED,
+    "cancelled": RemoteState.CANCELLED,
+}
+MAX_PAGE_SIZE = 200
+MAX_USER_ID_LENGTH = 256
+
+
+class OpenReplayHook(RemoteTaskHook):
+    """Talks to OpenReplay's ``/public/{projectKey}/jobs`` and ``/users`` endpoints.
+
+    The connection's password is the organization API key (``Authorization: Bearer <key>``); the host
+    is the API base URL (cloud ``https://api.openreplay.com/v2``; self-hosted ``https://DOMAIN/api/v2``,
+    or ``https://DOMAIN/v2/api`` behind the stock nginx of v1.27.0). Extras: ``project_key`` (the
+    default project) and ``timeout``.
+
+    :param openreplay_conn_id: Airflow connection id (default ``openreplay_default``).
+    """
+
+    service_name = "OpenReplay"
+    conn_type = "openreplay"
+    conn_name_attr = "openreplay_conn_id"
+    default_conn_name = "openreplay_default"
+    hook_name = "OpenReplay"
+    default_host = "https://api.openreplay.com/v2"
+
+    def __init__(self, openreplay_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(openreplay_conn_id, **kwargs)
+
+    # ------------------------------------------------------------------ wire format
+    def _prepare(self, settings: ConnectionSettings, call: ApiCall) -> PreparedRequest:
+        return PreparedRequest(
+            method=call.method,
+            url=f"{settings.base_url}/{call.path.lstrip('/')}",
+            params=dict(call.params or {}),
+            headers={"Authorization": f"Bearer {settings.secret}", "Accept": "application/json"},
+        )
+
+    def _decode(self, call: ApiCall, response: ApiResponse) -> Any:
+        if response.status == 401 and not response.body.strip():
+            raise RemoteAuthError(
+                self.service_name,
+                "HTTP 401 with an empty body: the API key is wrong, or the project key is not in "
+                "the key's organization",
+                item_id=call.item_id,
+                code=401,
+            )
+        if not response.body.strip():
+            self._raise_for_http(call, response)
+            raise RemoteApiError(self.service_name, f"empty answer (HTTP {response.status})", item_id=call.item_id)
+        if response.status >= 500 or response.status == 429:
+            self._raise_for_http(call, response)  # a proxy may answer with anything: transient first
+        body = self._json_or_transient(call, response)
+        if response.status >= 400:
+            error = body.get("error") if isinstance(body, dict) else None
+            self._raise_for_http(call, response, str(error) if error else None)
+        if not isinstance(body, dict) or "data" not in body:
+            raise RemoteApiError(
+                self.service_name,
+                f"unexpected response without 'data': {response.text_excerpt()!r}",
+                item_id=call.item_id,
+            )
+        return body["data"]
+
+    def project(self, project_key: str | None) -> str:
+        """The project key to use: the argument, else the connection's ``project_key`` extra."""
+        if project_key is not None:
+            return require_text_id("project_key", project_key)
+        default = self.settings.extras.get("project_key")
+        if not default:
+            raise ValueError(f"project_key is not given and connection {self.conn_id!r} has no 'project_key' extra")
+        return require_text_id("project_key", default)
+
+    async def aproject(self, project_key: str | None) -> str:
+        """Async counterpart of :meth:`project`."""
+        await self.asettings()
+        return self.project(project_key)
+
+    def _job_object(self, job_id: int) -> Any:
+        def extract(data: Any) -> dict[str, Any]:
+            if not isinstance(data, dict) or "status" not in data:
+                raise RemoteApiError(self.service_name, f"unexpected job object {data!r}", item_id=job_id)
+            return dict(data)
+
+        return extract
+
+    def _job_call(self, method: str, job_id: Any, project: str) -> ApiCall:
+        job_id = require_positive_int("job_id", job_id)
+        return ApiCall(
+            method,
+            f"public/{quote(project, safe='')}/jobs/{job_id}",
+            item_id=job_id,
+            extract=self._job_object(job_id),
+        )
+
+    def _list_call(self, project: str, limit: int, page: int) -> ApiCall:
+        limit = require_positive_int("limit", limit)
+        page = require_positive_int("page", page)
+        if limit > MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit!r}")
+
+        def extract(data: Any) -> list[dict[str, Any]]:
+            if not isinstance(data, list):
+                raise RemoteApiError(self.service_name, f"jobs list returned {data!r}")
+            return [dict(job) for job in data]
+
+        return ApiCall(
+            "GET",
+            f"public/{quote(project, safe='')}/jobs",
+            params={"limit": str(limit), "page": str(page)},
+            extract=extract,
+        )
+
+    def _delete_user_call(self, user_id: Any, project: str) -> ApiCall:
+        user_id = require_text_id("user_id", user_id, max_length=MAX_USER_ID_LENGTH)
+        return ApiCall(
+            "DELETE",
+            f"public/{quote(project, safe='')}/users/{quote(user_id, safe='')}",
+            item_id=user_id,
+            extract=self._job_object(0),
+        )
+
+    # ------------------------------------------------------------------ public API
+    def get_job(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
+        """Return the job (``jobId``, ``status``, ``errors``, ...)."""
+        require_positive_int("job_id", job_id)
+        return dict(self.call(self._job_call("GET", job_id, self.project(project_key))))
+
+    async def aget_job(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
+        """Async counterpart of :meth:`get_job`."""
+        require_positive_int("job_id", job_id)
+        return dict(await self.acall(self._job_call("GET", job_id, await self.aproject(project_key))))
+
+    def list_jobs(self, project_key: str | None = None, limit: int = 50, page: int = 1) -> list[dict[str, Any]]:
+        """Return one page of the project's jobs, newest first (``limit`` 1-200)."""
+        return list(self.call(self._list_call(self.project(project_key), limit, page)))
+
+    async def alist_jobs(self, project_key: str | None = None, limit: int = 50, page: int = 1) -> list[dict[str, Any]]:
+        """Async counterpart of :meth:`list_jobs`."""
+        return list(await self.acall(self._list_call(await self.aproject(project_key), limit, page)))
+
+    def iter_jobs(self, project_key: str | None = None, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        """Yield every job of every page; the API gives no total, so a short page is the last."""
+        project = self.project(project_key)
+        page = 1
+        while True:
+            jobs = self.call(self._list_call(project, page_size, page))
+            yield from jobs
+            if len(jobs) < page_size:
+                return
+            page += 1
+
+    def cancel_job(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
+        """Cancel the job and return it. Beware: the server also turns a ``failed`` job into ``cancelled``;
+        :class:`~airflow_provider_tasks.operators.openreplay.OpenReplayCancelJobOperator` reads first."""
+        require_positive_int("job_id", job_id)
+        return dict(self.call(self._job_call("DELETE", job_id, self.project(project_key))))
+
+    async def acancel_job(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
+        """Async counterpart of :meth:`cancel_job`."""
+        require_positive_int("job_id", job_id)
+        return dict(await self.acall(self._job_call("DELETE", job_id, await self.aproject(project_key))))
+
+    def delete_user_data(self, user_id: str, project_key: str | None = None) -> dict[str, Any]:
+        """Create a job deleting ``user_id``'s data; returns the new job (status ``scheduled``).
+
+        Raises :class:`~airflow_provider_tasks.exceptions.RemoteApiError` with ``code == 409`` when a
+        job for that user is already scheduled or running.
+        """
+        require_text_id("user_id", user_id, max_length=MAX_USER_ID_LENGTH)
+        return dict(self.call(self._delete_user_call(user_id, self.project(project_key))))
+
+    # ------------------------------------------------------------------ waiting
+    def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
+        state = map_status(self.service_name, item_id, remote.get("status"), JOB_STATUS_STATES)
+        errors = remote.get("errors")
+        message = str(errors) if errors and state is RemoteState.FAILED else None
+        return TaskSnapshot(self.service_name, item_id, state, remote, message=message)
+
+    def get_snapshot(self, item_id: str | int, project_key: str | None = None, **kwargs: Any) -> TaskSnapshot:
+        return self.snapshot(item_id, self.get_job(int(item_id), project_key))
+
+    async def aget_snapshot(self, item_id: str | int, project_key: str | None = None, **kwargs: Any) -> TaskSnapshot:
+        return self.snapshot(item_id, await self.aget_job(int(item_id), project_key))
+
+    def web_url(self, item_id: str | int | None = None, **kwargs: Any) -> str | None:
+        parts = urlsplit(self.settings.base_url)
+        if parts.hostname == "api.openreplay.com":
+            return "https://app.openreplay.com"
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def _test_call(self) -> ApiCall:
+        return ApiCall("GET", "public/projects")
+
+    def _test_result(self, result: Any) -> str:
+        count = len(result) if isinstance(result, list) else 0
+        return f"Connected to OpenReplay: {count} project(s) visible"

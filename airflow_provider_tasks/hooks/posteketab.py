@@ -1,0 +1,223 @@
+"""Hook for the Post-e-Ketab (and Tapin) public API v2: background tasks (SPEC §5.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pendulum
+
+from airflow_provider_tasks.exceptions import (
+    RemoteApiError,
+    RemoteAuthError,
+    RemoteTaskNotFound,
+    RemoteTransientError,
+)
+from airflow_provider_tasks.hooks.base import (
+    ApiCall,
+    ApiResponse,
+    ConnectionSettings,
+    PreparedRequest,
+    RemoteTaskHook,
+)
+from airflow_provider_tasks.states import RemoteState, TaskSnapshot, map_status
+from airflow_provider_tasks.validation import require_positive_int, require_text_id
+
+__all__ = ["TASK_STATUS_STATES", "PostEKetabHook"]
+
+#: ``task_status`` → normalized state (0 registered, 1 under review, 2 in progress, 3 finished, 4 error).
+TASK_STATUS_STATES: dict[int, RemoteState] = {
+    0: RemoteState.PENDING,
+    1: RemoteState.PENDING,
+    2: RemoteState.RUNNING,
+    3: RemoteState.SUCCEEDED,
+    4: RemoteState.FAILED,
+}
+_OK = 200
+_NOT_FOUND = {362}
+_NOT_FINISHED = 369
+_AUTH = {332, 336, 337}
+_TRANSIENT = {301, 350, 364}
+_TIMESTAMPS = ("created_at", "started_at", "ended_at")
+
+
+class PostEKetabHook(RemoteTaskHook):
+    """Talks to Post-e-Ketab's task endpoints.
+
+    The connection's password is the JWT token (sent as ``Authorization: JWT <token>``; a value that
+    already starts with ``JWT `` is used as is). Extras: ``timezone`` (the zone the API's zone-less
+    timestamps are read in, default ``Asia/Tehran``) and ``timeout``.
+
+    :param posteketab_conn_id: Airflow connection id (default ``posteketab_default``).
+    """
+
+    service_name = "Post-e-Ketab"
+    conn_type = "posteketab"
+    conn_name_attr = "posteketab_conn_id"
+    default_conn_name = "posteketab_default"
+    hook_name = "Post-e-Ketab"
+    default_host = "https://api.posteketab.com/api/v2/public"
+
+    def __init__(self, posteketab_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(posteketab_conn_id, **kwargs)
+
+    # ------------------------------------------------------------------ wire format
+    def _validate_extras(self, extras: Mapping[str, Any]) -> Mapping[str, Any]:
+        name = extras.get("timezone") or "Asia/Tehran"
+        try:
+            zone = pendulum.timezone(str(name))
+        except Exception:
+            raise ValueError(
+                f"Connection {self.conn_id!r}: extra 'timezone' is not a known IANA zone: {name!r}"
+            ) from None
+        return {**extras, "timezone": zone.name}
+
+    def _prepare(self, settings: ConnectionSettings, call: ApiCall) -> PreparedRequest:
+        token = settings.secret
+        auth = token if token.upper().startswith("JWT ") else f"JWT {token}"
+        return PreparedRequest(
+            method=call.method,
+            url=f"{settings.base_url}/{call.path.lstrip('/')}",
+            headers={"Authorization": auth, "Accept": "application/json"},
+            json_body=call.json_body,
+        )
+
+    def _decode(self, call: ApiCall, response: ApiResponse) -> Any:
+        if not response.body.strip():
+            self._raise_for_http(call, response)
+        body = self._json_or_transient(call, response)
+        returns = body.get("returns") if isinstance(body, dict) else None
+        if not isinstance(returns, dict) or "status" not in returns:
+            self._raise_for_http(call, response)
+            raise RemoteApiError(
+                self.service_name,
+                f"unexpected response without a 'returns' envelope: {response.text_excerpt()!r}",
+                item_id=call.item_id,
+            )
+        message = str(returns.get("message") or "")
+        try:
+            code = int(returns["status"])
+        except (TypeError, ValueError):
+            raise RemoteApiError(
+                self.service_name, f"unreadable returns.status {returns['status']!r}", item_id=call.item_id
+            ) from None
+        if code == _OK:
+            return body.get("entries")
+        # The envelope decides, whatever the HTTP status (which the docs leave unspecified).
+        kwargs: dict[str, Any] = {"item_id": call.item_id, "code": code}
+        if code in _NOT_FOUND:
+            raise RemoteTaskNotFound(self.service_name, message, **kwargs)
+        if code in _AUTH:
+            raise RemoteAuthError(self.service_name, message, **kwargs)
+        if code in _TRANSIENT:
+            raise RemoteTransientError(self.service_name, message, **kwargs)
+        raise RemoteApiError(self.service_name, message, **kwargs)
+
+    def _parse_times(self, task: dict[str, Any]) -> dict[str, Any]:
+        zone = pendulum.timezone(self.settings_timezone)
+        for key in _TIMESTAMPS:
+            value = task.get(key)
+            if isinstance(value, str) and value:
+                try:
+                    parsed = pendulum.parse(value, tz=zone)
+                except Exception:
+                    continue  # keep what the service sent rather than fail a wait on a timestamp
+                if isinstance(parsed, pendulum.DateTime):
+                    task[key] = parsed
+        return task
+
+    @property
+    def settings_timezone(self) -> str:
+        return str((self._settings.extras if self._settings else {}).get("timezone") or "Asia/Tehran")
+
+    def _task_entries(self, task_id: str) -> ApiCall:
+        def extract(entries: Any) -> dict[str, Any]:
+            if not isinstance(entries, dict):
+                raise RemoteApiError(self.service_name, f"task/detail returned {entries!r}", item_id=task_id)
+            return self._parse_times(dict(entries))
+
+        return ApiCall("POST", "task/detail/", item_id=task_id, json_body={"task_id": task_id}, extract=extract)
+
+    # ------------------------------------------------------------------ public API
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        """Return the task's ``entries`` (``task_status``, ``task_result``, ...).
+
+        ``created_at``/``started_at``/``ended_at`` come back as timezone-aware pendulum datetimes,
+        read in the connection's ``timezone``; they are ``None`` until the task starts/ends.
+        """
+        task_id = require_text_id("posteketab_task_id", task_id)
+        return dict(self.call(self._task_entries(task_id)))
+
+    async def aget_task(self, task_id: str) -> dict[str, Any]:
+        """Async counterpart of :meth:`get_task`."""
+        task_id = require_text_id("posteketab_task_id", task_id)
+        return dict(await self.acall(self._task_entries(task_id)))
+
+    def _list_call(self, page: int, count: int) -> ApiCall:
+        page = require_positive_int("page", page)
+        count = require_positive_int("count", count)
+
+        def extract(entries: Any) -> dict[str, Any]:
+            if not isinstance(entries, dict) or not isinstance(entries.get("list"), list):
+                raise RemoteApiError(self.service_name, f"task/list returned {entries!r}")
+            page_entries: dict[str, Any] = dict(entries)
+            page_entries["list"] = [self._parse_times(dict(item)) for item in entries["list"]]
+            return page_entries
+
+        return ApiCall("POST", "task/list/", json_body={"count": count, "page": page}, extract=extract)
+
+    def list_tasks(self, page: int = 1, count: int = 100) -> dict[str, Any]:
+        """Return one page of tasks: ``{"list": [...], "count", "page", "total_count"}``, newest first."""
+        return dict(self.call(self._list_call(page, count)))
+
+    async def alist_tasks(self, page: int = 1, count: int = 100) -> dict[str, Any]:
+        """Async counterpart of :meth:`list_tasks`."""
+        return dict(await self.acall(self._list_call(page, count)))
+
+    def iter_tasks(self, count: int = 100) -> Iterator[dict[str, Any]]:
+        """Yield every task of every page (stops at ``total_count`` or at a short/empty page)."""
+        page, seen = 1, 0
+        while True:
+            entries = self.list_tasks(page=page, count=count)
+            items = entries["list"]
+            yield from items
+            seen += len(items)
+            total = entries.get("total_count")
+            if not items or len(items) < count or (isinstance(total, int) and seen >= total):
+                return
+            page += 1
+
+    # ------------------------------------------------------------------ waiting
+    def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
+        state = map_status(self.service_name, item_id, remote.get("task_status"), TASK_STATUS_STATES)
+        message = None
+        if state is RemoteState.FAILED:
+            failed = [row for row in remote.get("task_result") or [] if isinstance(row, dict)]
+            message = "; ".join(str(row.get("message")) for row in failed if row.get("message")) or None
+        return TaskSnapshot(self.service_name, str(item_id), state, remote, message=message)
+
+    def _not_finished(self, task_id: str) -> TaskSnapshot:
+        # 369 "task not finished" is documented without saying which call returns it: read it as running.
+        return TaskSnapshot(self.service_name, task_id, RemoteState.RUNNING, {"id": task_id})
+
+    def get_snapshot(self, item_id: str | int, **kwargs: Any) -> TaskSnapshot:
+        try:
+            return self.snapshot(item_id, self.get_task(str(item_id)))
+        except RemoteApiError as error:
+            if error.code == _NOT_FINISHED:
+                return self._not_finished(str(item_id))
+            raise
+
+    async def aget_snapshot(self, item_id: str | int, **kwargs: Any) -> TaskSnapshot:
+        try:
+            return self.snapshot(item_id, await self.aget_task(str(item_id)))
+        except RemoteApiError as error:
+            if error.code == _NOT_FINISHED:
+                return self._not_finished(str(item_id))
+            raise
+
+    def _test_call(self) -> ApiCall:
+        return self._list_call(1, 1)
+
+    def _test_result(self, result: Any) -> str:
+        return f"Connected to Post-e-Ketab: {result.get('total_count', 0)} task(s) visible"

@@ -1,0 +1,1 @@
+"""Operators: cancel jobs and fetch task results into XCom."""

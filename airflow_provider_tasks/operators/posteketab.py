@@ -1,0 +1,202 @@
+"""Operators for Post-e-Ketab tasks: fetch a task's result rows, list tasks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from airflow_provider_tasks.exceptions import RemoteApiError, RemoteTaskFailed
+from airflow_provider_tasks.hooks.posteketab import PostEKetabHook
+from airflow_provider_tasks.links import PostEKetabTaskLink
+from airflow_provider_tasks.operators.base import RemoteTaskOperator, WaitingOperator
+from airflow_provider_tasks.sensors.base import default_deferrable, is_template
+from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
+from airflow_provider_tasks.validation import require_text_id
+from airflow_provider_tasks.waiting import jsonable
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+__all__ = ["PostEKetabListTasksOperator", "PostEKetabTaskResultOperator", "failed_rows"]
+
+_FALSE_VALUES = {"false", "0", "no", ""}
+_MAX_LISTED_ROWS = 20
+
+
+def _row_failed(row: Any) -> bool:
+    # The docs type is_success as str: accept booleans and their spellings alike.
+    if not isinstance(row, dict):
+        return False
+    value = row.get("is_success")
+    if isinstance(value, str):
+        return value.strip().lower() in _FALSE_VALUES
+    return value is False or value == 0
+
+
+def failed_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """The rows of a ``task_result`` whose ``is_success`` is false."""
+    return [row for row in rows if _row_failed(row)]
+
+
+def _describe_row(row: dict[str, Any]) -> str:
+    ref = row.get("local_id", row.get("id"))
+    return f"{ref}: {row.get('message')}"
+
+
+class PostEKetabTaskResultOperator(WaitingOperator):
+    """Return a Post-e-Ketab task's ``task_result`` rows (XCom), waiting for the task if needed.
+
+    :param posteketab_task_id: the task id (templated).
+    :param posteketab_conn_id: Airflow connection id.
+    :param wait_for_completion: wait while the task is not finished; when False an unfinished task
+        fails with code 369 ("task not finished").
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poll_interval: seconds between checks while waiting (default 30).
+    :param timeout: seconds to wait at most (default: no limit).
+    :param fail_on_row_errors: fail when any row has ``is_success`` false, listing them (rows are
+        written to ``output_path`` first, so nothing is lost).
+    :param output_path: an ``ObjectStoragePath`` URL (``file:///...``, ``s3://...``); the rows are written
+        there as JSON Lines and the XCom holds ``{"path", "rows", "failed_rows"}`` instead of the rows.
+    """
+
+    template_fields: Sequence[str] = ("posteketab_task_id", "output_path")
+    hook_class = PostEKetabHook
+    trigger_class = PostEKetabTaskTrigger
+    link_class = PostEKetabTaskLink
+    operator_extra_links = (PostEKetabTaskLink(),)
+
+    def __init__(
+        self,
+        *,
+        posteketab_task_id: str,
+        posteketab_conn_id: str = PostEKetabHook.default_conn_name,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 30.0,
+        timeout: float | None = None,
+        fail_on_row_errors: bool = False,
+        output_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            conn_id=posteketab_conn_id,
+            deferrable=default_deferrable() if deferrable is None else deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            **kwargs,
+        )
+        self.posteketab_task_id = posteketab_task_id
+        self.wait_for_completion = wait_for_completion
+        self.fail_on_row_errors = fail_on_row_errors
+        self.output_path = output_path
+        if not is_template(posteketab_task_id):
+            require_text_id("posteketab_task_id", posteketab_task_id)
+
+    def execute(self, context: Context) -> Any:
+        task_id = require_text_id("posteketab_task_id", self.posteketab_task_id)
+        if self.output_path is not None and not str(self.output_path).strip():
+            raise ValueError(f"output_path must be a storage URL or None, got {self.output_path!r}")
+        hook = self.hook
+        self.push_link(context, task_id)
+        snapshot = hook.get_snapshot(task_id)
+        if not snapshot.state.is_terminal and not self.wait_for_completion:
+            raise RemoteApiError(
+                hook.service_name,
+                f"task is not finished ({snapshot.state.value}) and wait_for_completion is False",
+                item_id=task_id,
+                code=369,
+            )
+        return self.finish(context, self.wait(context, snapshot))
+
+    def finish(self, context: Context, remote: dict[str, Any]) -> Any:
+        task_id = require_text_id("posteketab_task_id", self.posteketab_task_id)
+        if remote.get("task_result") is None:
+            # A task seen only through code 369 ("not finished") carries no rows: read them now.
+            remote = cast("PostEKetabHook", self.hook).get_task(task_id)
+        rows = remote.get("task_result") or []
+        if not isinstance(rows, list):
+            raise RemoteApiError(self.hook.service_name, f"task_result is not a list: {rows!r}", item_id=task_id)
+        bad = failed_rows(rows)
+        self.log.info("Post-e-Ketab task %s: %d row(s), %d failed", task_id, len(rows), len(bad))
+        result: Any = jsonable(rows)
+        if self.output_path:
+            result = {"path": self._write_rows(rows), "rows": len(rows), "failed_rows": len(bad)}
+        if bad and self.fail_on_row_errors:
+            listed = "; ".join(_describe_row(row) for row in bad[:_MAX_LISTED_ROWS])
+            more = f" (and {len(bad) - _MAX_LISTED_ROWS} more)" if len(bad) > _MAX_LISTED_ROWS else ""
+            raise RemoteTaskFailed(
+                self.hook.service_name,
+                f"{len(bad)} of {len(rows)} row(s) failed: {listed}{more}",
+                item_id=task_id,
+                code="row_errors",
+                details=jsonable(bad),
+            )
+        return result
+
+    def _write_rows(self, rows: list[Any]) -> str:
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        path = ObjectStoragePath(str(self.output_path))
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as handle:  # type: ignore[no-untyped-call]
+            for row in rows:
+                handle.write(json.dumps(jsonable(row), ensure_ascii=False))
+                handle.write("\n")
+        self.log.info("Wrote %d row(s) to %s", len(rows), path)
+        return str(path)
+
+
+def _int_filter(name: str, value: Any) -> frozenset[int] | None:
+    if value is None:
+        return None
+    values = value if isinstance(value, list | tuple | set | frozenset) else [value]
+    if not values or any(isinstance(item, bool) or not isinstance(item, int) for item in values):
+        raise ValueError(f"{name} must be an int or a list of ints, got {value!r}")
+    return frozenset(values)
+
+
+class PostEKetabListTasksOperator(RemoteTaskOperator):
+    """List every Post-e-Ketab task (all pages) into XCom, optionally filtered.
+
+    :param posteketab_task_type: keep tasks of this type (int or list of ints; 0 Excel import,
+        1 bulk status change, 2 Excel export, 3 PDF export, 4 bulk registration).
+    :param posteketab_task_status: keep tasks in this status (int or list of ints; 0-4).
+    :param posteketab_conn_id: Airflow connection id.
+    :param page_size: tasks per request (default 100).
+    """
+
+    template_fields: Sequence[str] = ("posteketab_task_type", "posteketab_task_status")
+    hook_class = PostEKetabHook
+    link_class = PostEKetabTaskLink
+
+    def __init__(
+        self,
+        *,
+        posteketab_task_type: int | list[int] | None = None,
+        posteketab_task_status: int | list[int] | None = None,
+        posteketab_conn_id: str = PostEKetabHook.default_conn_name,
+        page_size: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(conn_id=posteketab_conn_id, **kwargs)
+        self.posteketab_task_type = posteketab_task_type
+        self.posteketab_task_status = posteketab_task_status
+        self.page_size = page_size
+        if not is_template(posteketab_task_type):
+            _int_filter("posteketab_task_type", posteketab_task_type)
+        if not is_template(posteketab_task_status):
+            _int_filter("posteketab_task_status", posteketab_task_status)
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        types = _int_filter("posteketab_task_type", self.posteketab_task_type)
+        statuses = _int_filter("posteketab_task_status", self.posteketab_task_status)
+        tasks = [
+            task
+            for task in cast("PostEKetabHook", self.hook).iter_tasks(count=self.page_size)
+            if (types is None or task.get("task_type") in types)
+            and (statuses is None or task.get("task_status") in statuses)
+        ]
+        self.log.info("Post-e-Ketab: %d task(s) match", len(tasks))
+        return list(jsonable(tasks))

@@ -1,0 +1,1 @@
+"""Sensors: wait until a remote task/job reaches a terminal status."""

@@ -1,0 +1,1 @@
+"""Triggers: the deferrable side of the waits, one per service."""

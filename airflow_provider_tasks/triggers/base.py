@@ -1,0 +1,119 @@
+"""The one trigger loop every service's trigger runs (the async half of :mod:`airflow_provider_tasks.waiting`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_tasks.exceptions import RemoteError, RemoteTransientError
+from airflow_provider_tasks.hooks.base import RemoteTaskHook
+from airflow_provider_tasks.states import TaskSnapshot
+from airflow_provider_tasks.waiting import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    FailureBudget,
+    SnapshotLog,
+    error_event,
+    event_from_snapshot,
+    timeout_event,
+)
+
+__all__ = ["RemoteTaskTrigger"]
+
+
+class RemoteTaskTrigger(BaseTrigger):
+    """Polls one remote task/job asynchronously until it is terminal, then fires one event.
+
+    Transient failures are retried inside each call by the hook and, beyond that, for up to
+    ``max_consecutive_failures`` polls in a row, so a passing outage never ends a long wait.
+    The event is the one :func:`~airflow_provider_tasks.waiting.resolve_event` reads.
+
+    :param item_id: the task/job id.
+    :param conn_id: Airflow connection id.
+    :param poll_interval: seconds between polls.
+    :param end_time: epoch seconds after which a ``timeout`` event fires (None: wait forever).
+    :param max_consecutive_failures: transient poll failures in a row before an ``error`` event.
+    """
+
+    hook_class: ClassVar[type[RemoteTaskHook]]
+    #: name of the id keyword of the subclass, e.g. ``posteketab_task_id``.
+    id_kwarg: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        item_id: str | int,
+        conn_id: str,
+        poll_interval: float,
+        end_time: float | None = None,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    ) -> None:
+        super().__init__()
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval!r}")
+        self.item_id = item_id
+        self.conn_id = conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = end_time
+        self.max_consecutive_failures = max_consecutive_failures
+
+    # ------------------------------------------------------------------ per-service parts
+    def fetch_kwargs(self) -> dict[str, Any]:
+        """Extra keyword arguments of ``hook.aget_snapshot`` (e.g. OpenReplay's project_key)."""
+        return {}
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        cls = type(self)
+        return (
+            f"{cls.__module__}.{cls.__qualname__}",
+            {
+                self.id_kwarg: self.item_id,
+                self.hook_class.conn_name_attr: self.conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "max_consecutive_failures": self.max_consecutive_failures,
+                **self.fetch_kwargs(),
+            },
+        )
+
+    def make_hook(self) -> RemoteTaskHook:
+        return self.hook_class(self.conn_id)  # type: ignore[call-arg]
+
+    # ------------------------------------------------------------------ the loop
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = self.make_hook()
+        service = hook.service_name
+        progress = SnapshotLog(self.log)
+        budget = FailureBudget(self.max_consecutive_failures)
+        last: TaskSnapshot | None = None
+        try:
+            while True:
+                try:
+                    last = await hook.aget_snapshot(self.item_id, **self.fetch_kwargs())
+                    budget.success()
+                    progress.record(last)
+                    event = event_from_snapshot(last)
+                    if event is not None:
+                        yield TriggerEvent(event)
+                        return
+                except RemoteTransientError as error:
+                    self.log.warning("%s %s: poll failed (%s); will poll again", service, self.item_id, error)
+                    if budget.failure(error):
+                        yield TriggerEvent(error_event(service, self.item_id, error))
+                        return
+                except (RemoteError, ValueError) as error:
+                    yield TriggerEvent(error_event(service, self.item_id, error))
+                    return
+                pause = self.poll_interval
+                if self.end_time is not None:
+                    remaining = self.end_time - time.time()
+                    if remaining <= 0:
+                        yield TriggerEvent(timeout_event(last, service, self.item_id))
+                        return
+                    pause = min(pause, remaining)
+                await asyncio.sleep(pause)
+        finally:
+            await hook.aclose()

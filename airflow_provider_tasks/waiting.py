@@ -1,0 +1,210 @@
+"""The waiting engine shared by every sensor, trigger and waiting operator.
+
+A wait is: read a :class:`~airflow_provider_tasks.states.TaskSnapshot`, and once it is terminal turn
+it into an *event* (a JSON-native dict). Poke mode, reschedule mode, the trigger and the operators'
+blocking waits all produce the same event from the same snapshot, and all end through
+:func:`resolve_event`, so every mode returns the same value or raises the same error.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_tasks import exceptions
+from airflow_provider_tasks.exceptions import (
+    RemoteApiError,
+    RemoteError,
+    RemoteTaskFailed,
+    RemoteTransientError,
+)
+from airflow_provider_tasks.redaction import redact
+from airflow_provider_tasks.states import RemoteState, TaskSnapshot
+
+if TYPE_CHECKING:
+    import logging
+
+    from airflow_provider_tasks.hooks.base import RemoteTaskHook
+
+__all__ = [
+    "EVENT_STATUSES",
+    "FailureBudget",
+    "SnapshotLog",
+    "error_event",
+    "event_from_snapshot",
+    "jsonable",
+    "poll_until_done",
+    "resolve_event",
+    "timeout_event",
+]
+
+#: The ``status`` values an event may carry.
+EVENT_STATUSES = frozenset({"success", "failed", "error", "timeout"})
+
+#: Consecutive polls allowed to fail transiently (each already retried by the hook) before a wait gives up.
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
+
+
+def jsonable(value: Any) -> Any:
+    """Copy ``value`` into JSON-native types (aware datetimes become ISO 8601 strings with offset)."""
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    return value
+
+
+def event_from_snapshot(snapshot: TaskSnapshot) -> dict[str, Any] | None:
+    """The event a snapshot ends the wait with, or ``None`` while it is not terminal."""
+    if not snapshot.state.is_terminal:
+        return None
+    return {
+        "status": "success" if snapshot.state is RemoteState.SUCCEEDED else "failed",
+        "service": snapshot.service,
+        "id": snapshot.item_id,
+        "state": snapshot.state.value,
+        "message": snapshot.message,
+        "remote": jsonable(snapshot.raw),
+    }
+
+
+def error_event(service: str, item_id: str | int, error: BaseException) -> dict[str, Any]:
+    """An event carrying an error, rebuilt as the same exception class by :func:`resolve_event`."""
+    remote = error if isinstance(error, RemoteError) else None
+    return {
+        "status": "error",
+        "service": service,
+        "id": item_id,
+        "error_type": type(error).__name__,
+        "code": remote.code if remote else None,
+        "message": redact(str(remote.remote_message if remote else error)),
+    }
+
+
+def timeout_event(snapshot: TaskSnapshot | None, service: str, item_id: str | int) -> dict[str, Any]:
+    """The event of a wait whose deadline passed."""
+    last = snapshot.describe() if snapshot else "no successful read"
+    return {
+        "status": "timeout",
+        "service": service,
+        "id": item_id,
+        "message": f"not finished before the wait's deadline (last seen: {last})",
+        "state": snapshot.state.value if snapshot else None,
+    }
+
+
+_ERROR_TYPES: dict[str, type[RemoteError]] = {
+    cls.__name__: cls
+    for cls in (
+        exceptions.RemoteTaskNotFound,
+        exceptions.RemoteAuthError,
+        exceptions.RemoteApiError,
+        exceptions.RemoteTransientError,
+        exceptions.RemoteTaskFailed,
+    )
+}
+
+
+class WaitTimeout(Exception):
+    """Raised by :func:`resolve_event` for a timeout event; callers map it to their Airflow timeout."""
+
+
+def resolve_event(event: Any, service: str, item_id: str | int) -> dict[str, Any]:
+    """End a wait: return the final remote object, or raise what the event says.
+
+    Anything that is not a well-formed event for this very task fails: a wait can never succeed
+    silently. ``RemoteTaskFailed`` carries the final remote object in ``details``.
+    """
+    if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
+        raise RemoteApiError(service, f"invalid resume event {event!r}", item_id=item_id)
+    if str(event.get("id")) != str(item_id):
+        raise RemoteApiError(service, f"resume event is for id {event.get('id')!r}", item_id=item_id)
+    status = event["status"]
+    if status == "success":
+        remote = event.get("remote")
+        if not isinstance(remote, Mapping):
+            raise RemoteApiError(service, f"success event without the remote object: {event!r}", item_id=item_id)
+        return dict(remote)
+    if status == "failed":
+        message = event.get("message") or f"ended {event.get('state')}"
+        raise RemoteTaskFailed(service, message, item_id=item_id, code=event.get("state"), details=event.get("remote"))
+    if status == "timeout":
+        raise WaitTimeout(f"{service} {item_id}: {event.get('message')}")
+    error_cls = _ERROR_TYPES.get(str(event.get("error_type")), RemoteApiError)
+    raise error_cls(service, event.get("message"), item_id=item_id, code=event.get("code"))
+
+
+class SnapshotLog:
+    """Logs a wait's progress only when it moves (state or percentage), not at every poll."""
+
+    def __init__(self, log: logging.Logger | Any) -> None:
+        self._log = log
+        self._last: tuple[RemoteState, int | None] | None = None
+
+    def record(self, snapshot: TaskSnapshot) -> None:
+        key = (snapshot.state, snapshot.progress)
+        if key != self._last:
+            self._last = key
+            self._log.info("%s", snapshot.describe())
+
+
+class FailureBudget:
+    """Counts consecutive transient failures of a wait: one bad poll must not end a day-long wait."""
+
+    def __init__(self, limit: int = DEFAULT_MAX_CONSECUTIVE_FAILURES) -> None:
+        if limit < 1:
+            raise ValueError(f"max_consecutive_failures must be >= 1, got {limit!r}")
+        self.limit = limit
+        self.count = 0
+
+    def success(self) -> None:
+        self.count = 0
+
+    def failure(self, error: RemoteTransientError) -> bool:
+        """Record a failure; True when the wait should give up."""
+        self.count += 1
+        return self.count >= self.limit
+
+
+def poll_until_done(
+    hook: RemoteTaskHook,
+    item_id: str | int,
+    *,
+    poll_interval: float,
+    timeout: float | None,
+    log: logging.Logger | Any,
+    fetch_kwargs: Mapping[str, Any] | None = None,
+    first: TaskSnapshot | None = None,
+    max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+) -> dict[str, Any]:
+    """Blocking wait used by operators outside deferral; returns the final event (never raises remote
+    errors: they become error events, so the caller has one place to end the wait)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    progress = SnapshotLog(log)
+    budget = FailureBudget(max_consecutive_failures)
+    last, fresh = first, first
+    while True:
+        if fresh is None:
+            try:
+                fresh = last = hook.get_snapshot(item_id, **dict(fetch_kwargs or {}))
+                budget.success()
+            except RemoteTransientError as error:
+                log.warning("%s %s: poll failed (%s); will poll again", hook.service_name, item_id, error)
+                if budget.failure(error):
+                    return error_event(hook.service_name, item_id, error)
+            except (RemoteError, ValueError) as error:
+                return error_event(hook.service_name, item_id, error)
+        if fresh is not None:
+            progress.record(fresh)
+            event = event_from_snapshot(fresh)
+            if event is not None:
+                return event
+        if deadline is not None and time.monotonic() >= deadline:
+            return timeout_event(last, hook.service_name, item_id)
+        pause = poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic()))
+        time.sleep(pause)
+        fresh = None
