@@ -162,7 +162,9 @@ class MobizonHook(RemoteTaskHook):
 
     # ------------------------------------------------------------------ waiting
     def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
-        state = map_status(self.service_name, item_id, remote.get("status"), TASK_STATUS_STATES)
+        raw_status = remote.get("status")
+        status = _as_int(raw_status)
+        state = map_status(self.service_name, item_id, raw_status if status is None else status, TASK_STATUS_STATES)
         message = "task rejected by Mobizon" if state is RemoteState.FAILED else None
         return TaskSnapshot(
             self.service_name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -132,9 +133,15 @@ class WaitingOperator(RemoteTaskOperator):
         return remote
 
     def execute_complete(
-        self, context: Context, event: Any = None, item_id: str | int | None = None, owned: bool = False
+        self, context: Context, event: Any = None, item_id: str | int | None = None, owned: bool | None = None
     ) -> Any:
         """Resume after deferral with the trigger's event (``item_id``/``owned`` come from :meth:`wait`)."""
-        if item_id is None:
-            raise ValueError(f"execute_complete needs the item_id it deferred with; event: {event!r}")
+        if item_id is None:  # `airflow dags test` resumes with the event alone
+            item_id = self.waited_id(event)
+        if owned is None:
+            owned = isinstance(event, Mapping) and event.get("owned") is True
         return self.finish(context, self.resolve(context, event, item_id, owned=owned))
+
+    def waited_id(self, event: Any) -> str | int:
+        """The id this task waited for, when the resume did not say it."""
+        raise NotImplementedError

@@ -196,6 +196,10 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
             self._owned_job = None
         return self.finish(context, final)
 
+    def waited_id(self, event: Any) -> int:
+        # The job was created at run time; only the event still knows which one it was.
+        return require_positive_int("job_id", event.get("id") if isinstance(event, dict) else None)
+
     def finish(self, context: Context, remote: dict[str, Any]) -> dict[str, Any]:
         return dict(remote)
 

@@ -93,6 +93,9 @@ class PostEKetabTaskResultOperator(WaitingOperator):
         if not is_template(posteketab_task_id):
             require_text_id("posteketab_task_id", posteketab_task_id)
 
+    def waited_id(self, event: Any) -> str:
+        return require_text_id("posteketab_task_id", self.posteketab_task_id)
+
     def execute(self, context: Context) -> Any:
         task_id = require_text_id("posteketab_task_id", self.posteketab_task_id)
         if self.output_path is not None and not str(self.output_path).strip():

@@ -42,7 +42,9 @@ def is_template(value: Any) -> bool:
     """True for values only known once rendered (Jinja strings, XComArgs, ...)."""
     if isinstance(value, str):
         return "{{" in value or "{%" in value
-    return not isinstance(value, int | type(None))
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(is_template(item) for item in value)
+    return not isinstance(value, int | float | type(None))
 
 
 class RemoteTaskSensor(BaseSensorOperator):

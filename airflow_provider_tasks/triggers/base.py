@@ -65,6 +65,13 @@ class RemoteTaskTrigger(BaseTrigger):
         """Extra keyword arguments of ``hook.aget_snapshot`` (e.g. OpenReplay's project_key)."""
         return {}
 
+    def event_extras(self) -> dict[str, Any]:
+        """Keys added to every event (a resumed task may only see the event, as in ``airflow dags test``)."""
+        return {}
+
+    def _event(self, payload: dict[str, Any]) -> TriggerEvent:
+        return TriggerEvent({**payload, **self.event_extras()})
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         cls = type(self)
         return (
@@ -97,21 +104,21 @@ class RemoteTaskTrigger(BaseTrigger):
                     progress.record(last)
                     event = event_from_snapshot(last)
                     if event is not None:
-                        yield TriggerEvent(event)
+                        yield self._event(event)
                         return
                 except RemoteTransientError as error:
                     self.log.warning("%s %s: poll failed (%s); will poll again", service, self.item_id, error)
                     if budget.failure(error):
-                        yield TriggerEvent(error_event(service, self.item_id, error))
+                        yield self._event(error_event(service, self.item_id, error))
                         return
                 except (RemoteError, ValueError) as error:
-                    yield TriggerEvent(error_event(service, self.item_id, error))
+                    yield self._event(error_event(service, self.item_id, error))
                     return
                 pause = self.poll_interval
                 if self.end_time is not None:
                     remaining = self.end_time - time.time()
                     if remaining <= 0:
-                        yield TriggerEvent(timeout_event(last, service, self.item_id))
+                        yield self._event(timeout_event(last, service, self.item_id))
                         return
                     pause = min(pause, remaining)
                 await asyncio.sleep(pause)

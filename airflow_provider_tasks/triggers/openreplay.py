@@ -45,6 +45,9 @@ class OpenReplayJobTrigger(RemoteTaskTrigger):
     def fetch_kwargs(self) -> dict[str, Any]:
         return {"project_key": self.project_key}
 
+    def event_extras(self) -> dict[str, Any]:
+        return {"owned": self.cancel_on_kill}
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         classpath, kwargs = super().serialize()
         return classpath, {**kwargs, "cancel_on_kill": self.cancel_on_kill}

@@ -1,0 +1,126 @@
+"""``make demo``: run every example DAG with ``airflow dags test`` against the bundled simulator.
+
+Prints one line per DAG with its final state and its ``report`` task's result, and exits non-zero
+if any DAG did not succeed. Everything it creates lives under ``.demo/`` (recreated each run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".demo"
+DAGS = ROOT / "example_dags"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_simulator(env: dict[str, str]) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """Start the simulator with the demo scenario; return it and the AIRFLOW_CONN_* it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_tasks.simulator", "--port", str(free_port()), "--scenario", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    conns: dict[str, str] = {}
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:
+        match = re.match(r"^(AIRFLOW_CONN_\w+)='(.*)'$", line.strip())
+        if match:
+            conns[match.group(1)] = match.group(2)
+        if "simulator ready" in line:
+            return proc, conns
+        if time.monotonic() > deadline:
+            break
+    proc.kill()
+    raise SystemExit("the simulator did not start")
+
+
+def dag_ids() -> list[str]:
+    ids = []
+    for path in sorted(DAGS.glob("example_*.py")):
+        match = re.search(r'dag_id="([^"]+)"', path.read_text(encoding="utf-8"))
+        if match:
+            ids.append(match.group(1))
+    return ids
+
+
+def outcome(db: Path, dag_id: str) -> tuple[str, str]:
+    """Final state of the DAG's latest run and its ``report`` task's XCom."""
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT state, run_id FROM dag_run WHERE dag_id=? ORDER BY id DESC LIMIT 1", (dag_id,))
+        found = row.fetchone()
+        if not found:
+            return "no run", ""
+        state, run_id = found
+        xcom = conn.execute(
+            "SELECT value FROM xcom WHERE dag_id=? AND run_id=? AND task_id='report' AND key='return_value'",
+            (dag_id, run_id),
+        ).fetchone()
+    result = ""
+    if xcom and xcom[0] is not None:
+        value = xcom[0]
+        with contextlib.suppress(ValueError, AttributeError, UnicodeDecodeError):
+            value = json.loads(value if isinstance(value, str) else value.decode())
+        result = value if isinstance(value, str) else json.dumps(value)
+    return str(state), result
+
+
+def main() -> int:
+    shutil.rmtree(WORK, ignore_errors=True)
+    (WORK / "logs").mkdir(parents=True)
+    home = WORK / "airflow"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "PROVIDER_TASKS_EXAMPLE_POLL_SECONDS": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(DAGS), os.environ.get("PYTHONPATH")])),
+    }
+    airflow = [sys.executable, "-m", "airflow"]
+    sim, conns = start_simulator(env)
+    env.update(conns)
+    failed = 0
+    try:
+        print("demo: preparing the Airflow metadata database ...", flush=True)
+        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True, text=True)
+        for dag_id in dag_ids():
+            log = WORK / "logs" / f"{dag_id}.log"
+            started = time.monotonic()
+            with log.open("w") as out:
+                proc = subprocess.run(
+                    [*airflow, "dags", "test", dag_id], env=env, stdout=out, stderr=subprocess.STDOUT, timeout=900
+                )
+            state, result = outcome(home / "airflow.db", dag_id)
+            ok = proc.returncode == 0 and state == "success"
+            failed += not ok
+            took = time.monotonic() - started
+            detail = result or f"see {log.relative_to(ROOT)}"
+            print(f"{'OK  ' if ok else 'FAIL'} {dag_id}: {state} in {took:.0f}s - {detail}", flush=True)
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+    print(f"demo: {len(dag_ids()) - failed} of {len(dag_ids())} example DAGs succeeded")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Shared fixtures: an isolated Airflow home, the simulator with connections to it, a task context."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import pytest
+
+# Airflow reads its configuration at first import: point it at a throwaway home before that.
+_HOME = tempfile.mkdtemp(prefix="airflow-provider-tasks-tests-")
+os.environ.setdefault("AIRFLOW_HOME", _HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+pytest_plugins = ["airflow_provider_tasks.simulator.pytest_plugin"]
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the real retry logic but shrink its backoff so fault tests take milliseconds."""
+    from airflow_provider_tasks.hooks import base
+
+    monkeypatch.setattr(base, "DEFAULT_RETRY_DELAY", 0.01)
+
+
+@pytest.fixture
+def sim(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A running simulator with the three default connections pointing at it (AIRFLOW_CONN_*)."""
+    for name, value in simulator.env().items():
+        monkeypatch.setenv(name, value)
+    return simulator
+
+
+class FakeTaskInstance:
+    """The few TaskInstance methods our operators and sensors call, recording what they push."""
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+        self.first_reschedule_date: Any = None
+
+    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
+        self.xcom[key] = value
+
+    def get_first_reschedule_date(self, context: Any) -> Any:
+        return self.first_reschedule_date
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> Any:
+    """Everything logged during the test, as text: stdlib records and Airflow's structlog output."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+
+    def text() -> str:
+        out, err = capsys.readouterr()
+        captured = "\n".join(record.getMessage() for record in caplog.records)
+        text.seen += "\n".join((captured, out, err))  # type: ignore[attr-defined]
+        return text.seen  # type: ignore[attr-defined, no-any-return]
+
+    text.seen = ""  # type: ignore[attr-defined]
+    return text
+
+
+@pytest.fixture
+def context() -> dict[str, Any]:
+    return {"ti": FakeTaskInstance()}

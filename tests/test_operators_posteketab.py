@@ -1,0 +1,141 @@
+"""PostEKetabTaskResultOperator and PostEKetabListTasksOperator against the simulator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _helpers import run_trigger
+
+from airflow_provider_tasks.exceptions import RemoteApiError, RemoteTaskFailed
+from airflow_provider_tasks.operators.posteketab import PostEKetabListTasksOperator, PostEKetabTaskResultOperator
+from airflow_provider_tasks.simulator import Step
+
+try:
+    from airflow.sdk.exceptions import TaskDeferred
+except ImportError:  # Airflow 2.11
+    from airflow.exceptions import TaskDeferred
+
+ROWS = [
+    {
+        "local_id": 4,
+        "full_name": "A",
+        "province": 12,
+        "city": 561,
+        "message": "شهر مورد نظر یافت نشد.",
+        "is_success": False,
+    },
+    {"local_id": 5, "full_name": "B", "province": 15, "city": 561, "message": "ok", "is_success": True},
+]
+
+
+def op(task_id, **kwargs):
+    return PostEKetabTaskResultOperator(task_id="result", posteketab_task_id=task_id, poll_interval=0.05, **kwargs)
+
+
+def test_returns_rows_of_a_finished_task(sim, context):
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=ROWS)
+    assert op(task_id).execute(context) == ROWS
+
+
+def test_waits_in_blocking_mode(sim, context):
+    task_id = sim.posteketab.add_task(steps=[Step(0, polls=1), Step(2, polls=2), Step(3)], task_result=ROWS)
+    assert op(task_id, deferrable=False).execute(context) == ROWS
+    assert sim.count("posteketab", path="task/detail") == 4
+
+
+def test_waits_in_deferrable_mode(sim, context):
+    task_id = sim.posteketab.add_task(steps=[Step(2, polls=2), Step(3)], task_result=ROWS)
+    operator = op(task_id, deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    assert any(key.startswith("_link_") for key in context["ti"].xcom), "link pushed before deferring"
+    event = run_trigger(deferred.value.trigger)
+    assert operator.execute_complete(context, event, **deferred.value.kwargs) == ROWS
+
+
+def test_not_finished_without_waiting_is_code_369(sim, context):
+    task_id = sim.posteketab.add_task(steps=[Step(2)])
+    with pytest.raises(RemoteApiError) as info:
+        op(task_id, wait_for_completion=False).execute(context)
+    assert info.value.code == 369
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_status_4_is_remote_task_failed(sim, context, deferrable):
+    task_id = sim.posteketab.add_task(steps=[Step(2, polls=1), Step(4)], task_result=ROWS)
+    operator = op(task_id, deferrable=deferrable)
+    with pytest.raises(RemoteTaskFailed):
+        try:
+            operator.execute(context)
+        except TaskDeferred as deferred:
+            operator.execute_complete(context, run_trigger(deferred.trigger), **deferred.kwargs)
+
+
+def test_fail_on_row_errors_lists_the_failed_rows(sim, context):
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=ROWS)
+    with pytest.raises(RemoteTaskFailed) as info:
+        op(task_id, fail_on_row_errors=True).execute(context)
+    assert "1 of 2 row(s) failed" in str(info.value) and "4: شهر مورد نظر یافت نشد." in str(info.value)
+
+
+def test_is_success_as_string_is_understood(sim, context):
+    rows = [{**ROWS[0], "is_success": "false"}, {**ROWS[1], "is_success": "true"}]
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=rows)
+    with pytest.raises(RemoteTaskFailed, match="1 of 2"):
+        op(task_id, fail_on_row_errors=True).execute(context)
+
+
+def test_output_path_writes_json_lines_and_returns_a_summary(sim, context, tmp_path):
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=ROWS)
+    target = tmp_path / "out" / "rows.jsonl"
+    result = op(task_id, output_path=f"file://{target}").execute(context)
+    assert result == {"path": f"file://{target}", "rows": 2, "failed_rows": 1}
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == ROWS
+
+
+def test_output_path_is_written_before_row_errors_fail(sim, context, tmp_path):
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=ROWS)
+    target = tmp_path / "rows.jsonl"
+    with pytest.raises(RemoteTaskFailed):
+        op(task_id, output_path=f"file://{target}", fail_on_row_errors=True).execute(context)
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_timeout_in_blocking_mode(sim, context):
+    from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+    task_id = sim.posteketab.add_task(steps=[Step(2)])
+    with pytest.raises(AirflowTaskTimeout):
+        op(task_id, timeout=0.3).execute(context)
+
+
+def test_templated_fields_and_bad_ids():
+    assert "posteketab_task_id" in PostEKetabTaskResultOperator.template_fields
+    for bad in (None, "", "  "):
+        with pytest.raises(ValueError, match="posteketab_task_id"):
+            op(bad)
+
+
+def test_list_tasks_filters_every_page(sim, context):
+    made = {
+        (task_type, status): sim.posteketab.add_task(task_type=task_type, steps=[Step(status)])
+        for task_type in (0, 2)
+        for status in (2, 3, 4)
+    }
+    operator = PostEKetabListTasksOperator(
+        task_id="ls", posteketab_task_type=0, posteketab_task_status=[3, 4], page_size=2
+    )
+    result = operator.execute(context)
+    assert {task["id"] for task in result} == {made[(0, 3)], made[(0, 4)]}
+    assert sim.count("posteketab", path="task/list") == 3  # 6 tasks in pages of 2: total_count ends it
+    everything = PostEKetabListTasksOperator(task_id="all").execute(context)
+    assert len(everything) == 6
+    json.dumps(everything)  # XCom-ready
+
+
+@pytest.mark.parametrize("bad", ["x", [1, "2"], True, []])
+def test_list_filters_are_checked(bad):
+    with pytest.raises(ValueError, match="posteketab_task_type"):
+        PostEKetabListTasksOperator(task_id="ls", posteketab_task_type=bad)
