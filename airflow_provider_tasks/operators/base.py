@@ -95,6 +95,7 @@ class WaitingOperator(RemoteTaskOperator):
                         self.hook_class.conn_name_attr: self.conn_id,
                         "poll_interval": self.poll_interval,
                         "end_time": None if self.timeout is None else time.time() + self.timeout,
+                        "delay_first_poll": True,
                         **(fetch_kwargs or {}),
                         **(trigger_kwargs or {}),
                     }

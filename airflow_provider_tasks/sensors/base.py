@@ -173,6 +173,7 @@ class RemoteTaskSensor(BaseSensorOperator):
                     "poll_interval": float(self.poke_interval),
                     "end_time": time.time() + float(self.timeout),
                     "max_consecutive_failures": self.max_consecutive_failures,
+                    "delay_first_poll": True,
                     **self.trigger_kwargs(),
                 }
             ),

@@ -36,6 +36,8 @@ class RemoteTaskTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param end_time: epoch seconds after which a ``timeout`` event fires (None: wait forever).
     :param max_consecutive_failures: transient poll failures in a row before an ``error`` event.
+    :param delay_first_poll: wait one interval before the first poll (the deferring task has just
+        read the status; polling again at once would only spend the service's rate limit).
     """
 
     hook_class: ClassVar[type[RemoteTaskHook]]
@@ -50,6 +52,7 @@ class RemoteTaskTrigger(BaseTrigger):
         poll_interval: float,
         end_time: float | None = None,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+        delay_first_poll: bool = False,
     ) -> None:
         super().__init__()
         if poll_interval <= 0:
@@ -59,6 +62,7 @@ class RemoteTaskTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.end_time = end_time
         self.max_consecutive_failures = max_consecutive_failures
+        self.delay_first_poll = delay_first_poll
 
     # ------------------------------------------------------------------ per-service parts
     def fetch_kwargs(self) -> dict[str, Any]:
@@ -82,6 +86,7 @@ class RemoteTaskTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
                 "max_consecutive_failures": self.max_consecutive_failures,
+                "delay_first_poll": self.delay_first_poll,
                 **self.fetch_kwargs(),
             },
         )
@@ -90,6 +95,12 @@ class RemoteTaskTrigger(BaseTrigger):
         return self.hook_class(self.conn_id)  # type: ignore[call-arg]
 
     # ------------------------------------------------------------------ the loop
+    def _pause(self) -> float:
+        """Seconds until the next poll: one interval, or less when the deadline comes first."""
+        if self.end_time is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, self.end_time - time.time()))
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self.make_hook()
         service = hook.service_name
@@ -97,6 +108,8 @@ class RemoteTaskTrigger(BaseTrigger):
         budget = FailureBudget(self.max_consecutive_failures)
         last: TaskSnapshot | None = None
         try:
+            if self.delay_first_poll:
+                await asyncio.sleep(self._pause())
             while True:
                 try:
                     last = await hook.aget_snapshot(self.item_id, **self.fetch_kwargs())
@@ -114,13 +127,9 @@ class RemoteTaskTrigger(BaseTrigger):
                 except (RemoteError, ValueError) as error:
                     yield self._event(error_event(service, self.item_id, error))
                     return
-                pause = self.poll_interval
-                if self.end_time is not None:
-                    remaining = self.end_time - time.time()
-                    if remaining <= 0:
-                        yield self._event(timeout_event(last, service, self.item_id))
-                        return
-                    pause = min(pause, remaining)
-                await asyncio.sleep(pause)
+                if self.end_time is not None and time.time() >= self.end_time:
+                    yield self._event(timeout_event(last, service, self.item_id))
+                    return
+                await asyncio.sleep(self._pause())
         finally:
             await hook.aclose()
