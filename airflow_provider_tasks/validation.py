@@ -1,10 +1,11 @@
-"""Input checks that run before any request, with errors naming the parameter and its value."""
+"""Parameter handling shared by sensors and operators: input checks that run before any request
+(errors name the parameter and its value), templated values, the deferrable default."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["require_positive_int", "require_text_id"]
+__all__ = ["default_deferrable", "is_template", "require_positive_int", "require_text_id"]
 
 
 def require_text_id(name: str, value: Any, *, max_length: int | None = None) -> str:
@@ -32,3 +33,19 @@ def require_positive_int(name: str, value: Any) -> int:
     if number <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return number
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable`` from the Airflow configuration (False when unset)."""
+    from airflow.providers.common.compat.sdk import conf
+
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+
+
+def is_template(value: Any) -> bool:
+    """True for values only known once rendered (Jinja strings, XComArgs, ...)."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(is_template(item) for item in value)
+    return not isinstance(value, int | float | type(None))

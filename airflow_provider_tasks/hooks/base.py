@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
 
 import requests
@@ -148,6 +148,8 @@ class RemoteTaskHook(BaseHook):
     default_conn_name: ClassVar[str]
     hook_name: ClassVar[str]
     default_host: ClassVar[str]
+    #: The service's own error codes and the error each means; any other code is a RemoteApiError.
+    error_codes: ClassVar[Mapping[int, type[RemoteError]]] = {}
 
     def __init__(
         self,
@@ -301,6 +303,15 @@ class RemoteTaskHook(BaseHook):
                 item_id=call.item_id,
                 code=response.status,
             ) from None
+
+    def _raise_for_code(self, call: ApiCall, code: int, message: str, *, retry_after: float | None = None) -> NoReturn:
+        """Raise the error the service's own ``code`` means (see :attr:`error_codes`)."""
+        error_class = self.error_codes.get(code, RemoteApiError)
+        if error_class is RemoteTransientError:
+            raise RemoteTransientError(
+                self.service_name, message, item_id=call.item_id, code=code, retry_after=retry_after
+            )
+        raise error_class(self.service_name, message, item_id=call.item_id, code=code)
 
     def _raise_for_http(self, call: ApiCall, response: ApiResponse, message: str | None = None) -> None:
         """Raise the error an HTTP status means by itself (used where the body says nothing more)."""

@@ -38,9 +38,6 @@ TASK_STATUS_STATES: dict[int, RemoteState] = {
     3: RemoteState.FAILED,
 }
 _OK = {0, 100}  # 100: "sent to background", data is the new task id
-_NOT_FOUND = {2}
-_AUTH = {8, 9, 14}
-_TRANSIENT = {10, 30, 999}
 _WRONG_SERVER = 13
 _RATE_LIMITED = 30
 _RATE_LIMIT_WINDOW = 1.0
@@ -78,6 +75,15 @@ class MobizonHook(RemoteTaskHook):
     default_conn_name = "mobizon_default"
     hook_name = "Mobizon"
     default_host = "https://api.mobizon.kz"
+    error_codes = {
+        2: RemoteTaskNotFound,
+        8: RemoteAuthError,  # authorization failed
+        9: RemoteAuthError,  # method access error
+        14: RemoteAuthError,  # account blocked
+        10: RemoteTransientError,  # concurrent update
+        _RATE_LIMITED: RemoteTransientError,
+        999: RemoteTransientError,  # service error
+    }
 
     def __init__(self, mobizon_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(mobizon_conn_id, **kwargs)
@@ -108,18 +114,10 @@ class MobizonHook(RemoteTaskHook):
         if code in _OK:
             return data
         message = str(body.get("message") or "")
-        kwargs: dict[str, Any] = {"item_id": call.item_id, "code": code}
         if code == _WRONG_SERVER:
             raise ServerHandOff(self.service_name, self._server_url(data, message), item_id=call.item_id)
-        if code in _NOT_FOUND:
-            raise RemoteTaskNotFound(self.service_name, message, **kwargs)
-        if code in _AUTH:
-            raise RemoteAuthError(self.service_name, message, **kwargs)
-        if code in _TRANSIENT:
-            # Code 30 is the one-call-per-second limit: retrying sooner cannot succeed.
-            retry_after = _RATE_LIMIT_WINDOW if code == _RATE_LIMITED else None
-            raise RemoteTransientError(self.service_name, message, retry_after=retry_after, **kwargs)
-        raise RemoteApiError(self.service_name, message, **kwargs)
+        # Code 30 is the one-call-per-second limit: retrying sooner cannot succeed.
+        self._raise_for_code(call, code, message, retry_after=_RATE_LIMIT_WINDOW if code == _RATE_LIMITED else None)
 
     def _server_url(self, data: Any, message: str) -> str:
         domain = data.get("domain") if isinstance(data, dict) else data

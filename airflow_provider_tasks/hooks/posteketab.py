@@ -34,10 +34,7 @@ TASK_STATUS_STATES: dict[int, RemoteState] = {
     4: RemoteState.FAILED,
 }
 _OK = 200
-_NOT_FOUND = {362}
 _NOT_FINISHED = 369
-_AUTH = {332, 336, 337}
-_TRANSIENT = {301, 350, 364}
 _TIMESTAMPS = ("created_at", "started_at", "ended_at")
 
 
@@ -57,6 +54,15 @@ class PostEKetabHook(RemoteTaskHook):
     default_conn_name = "posteketab_default"
     hook_name = "Post-e-Ketab"
     default_host = "https://api.posteketab.com/api/v2/public"
+    error_codes = {
+        362: RemoteTaskNotFound,  # task not found
+        332: RemoteAuthError,  # token not found
+        336: RemoteAuthError,  # session expired
+        337: RemoteAuthError,  # no permission
+        301: RemoteTransientError,  # internal errors
+        350: RemoteTransientError,
+        364: RemoteTransientError,
+    }
 
     def __init__(self, posteketab_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(posteketab_conn_id, **kwargs)
@@ -104,14 +110,7 @@ class PostEKetabHook(RemoteTaskHook):
         if code == _OK:
             return body.get("entries")
         # The envelope decides, whatever the HTTP status (which the docs leave unspecified).
-        kwargs: dict[str, Any] = {"item_id": call.item_id, "code": code}
-        if code in _NOT_FOUND:
-            raise RemoteTaskNotFound(self.service_name, message, **kwargs)
-        if code in _AUTH:
-            raise RemoteAuthError(self.service_name, message, **kwargs)
-        if code in _TRANSIENT:
-            raise RemoteTransientError(self.service_name, message, **kwargs)
-        raise RemoteApiError(self.service_name, message, **kwargs)
+        self._raise_for_code(call, code, message)
 
     def _parse_times(self, task: dict[str, Any]) -> dict[str, Any]:
         zone = pendulum.timezone(self.settings_timezone)

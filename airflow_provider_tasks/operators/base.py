@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
+from airflow_provider_tasks.validation import default_deferrable
 from airflow_provider_tasks.waiting import WaitTimeout, poll_until_done, resolve_event
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class WaitingOperator(RemoteTaskOperator):
     def __init__(
         self,
         *,
-        deferrable: bool = False,
+        deferrable: bool | None = None,
         poll_interval: float = 30.0,
         timeout: float | None = None,
         **kwargs: Any,
@@ -68,7 +69,7 @@ class WaitingOperator(RemoteTaskOperator):
             raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
             raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = float(poll_interval)
         self.timeout = timeout
 

@@ -9,9 +9,8 @@ from airflow_provider_tasks.exceptions import RemoteApiError, RemoteTaskFailed
 from airflow_provider_tasks.hooks.openreplay import JOB_STATUS_STATES, MAX_USER_ID_LENGTH, OpenReplayHook
 from airflow_provider_tasks.links import OpenReplayJobLink
 from airflow_provider_tasks.operators.base import RemoteTaskOperator, WaitingOperator
-from airflow_provider_tasks.sensors.base import default_deferrable, is_template
 from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
-from airflow_provider_tasks.validation import require_positive_int, require_text_id
+from airflow_provider_tasks.validation import is_template, require_positive_int, require_text_id
 from airflow_provider_tasks.waiting import jsonable
 
 if TYPE_CHECKING:
@@ -139,7 +138,7 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
     ) -> None:
         super().__init__(
             conn_id=openreplay_conn_id,
-            deferrable=default_deferrable() if deferrable is None else deferrable,
+            deferrable=deferrable,
             poll_interval=poll_interval,
             timeout=timeout,
             **kwargs,

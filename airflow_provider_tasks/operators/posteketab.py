@@ -10,9 +10,8 @@ from airflow_provider_tasks.exceptions import RemoteApiError, RemoteTaskFailed
 from airflow_provider_tasks.hooks.posteketab import PostEKetabHook
 from airflow_provider_tasks.links import PostEKetabTaskLink
 from airflow_provider_tasks.operators.base import RemoteTaskOperator, WaitingOperator
-from airflow_provider_tasks.sensors.base import default_deferrable, is_template
 from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
-from airflow_provider_tasks.validation import require_text_id
+from airflow_provider_tasks.validation import is_template, require_text_id
 from airflow_provider_tasks.waiting import jsonable
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ class PostEKetabTaskResultOperator(WaitingOperator):
     ) -> None:
         super().__init__(
             conn_id=posteketab_conn_id,
-            deferrable=default_deferrable() if deferrable is None else deferrable,
+            deferrable=deferrable,
             poll_interval=poll_interval,
             timeout=timeout,
             **kwargs,

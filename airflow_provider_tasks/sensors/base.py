@@ -11,13 +11,13 @@ from airflow.providers.common.compat.sdk import (
     AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
-    conf,
 )
 
 from airflow_provider_tasks.exceptions import RemoteError, RemoteTransientError
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
+from airflow_provider_tasks.validation import default_deferrable, is_template
 from airflow_provider_tasks.waiting import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
     FailureBudget,
@@ -30,21 +30,7 @@ from airflow_provider_tasks.waiting import (
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-__all__ = ["RemoteTaskSensor", "default_deferrable"]
-
-
-def default_deferrable() -> bool:
-    """``[operators] default_deferrable`` from the Airflow configuration (False when unset)."""
-    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
-
-
-def is_template(value: Any) -> bool:
-    """True for values only known once rendered (Jinja strings, XComArgs, ...)."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, list | tuple | set | frozenset):
-        return any(is_template(item) for item in value)
-    return not isinstance(value, int | float | type(None))
+__all__ = ["RemoteTaskSensor"]
 
 
 class RemoteTaskSensor(BaseSensorOperator):
@@ -67,7 +53,7 @@ class RemoteTaskSensor(BaseSensorOperator):
         *,
         item_id: Any,
         conn_id: str,
-        deferrable: bool,
+        deferrable: bool | None,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         **kwargs: Any,
     ) -> None:
@@ -84,7 +70,7 @@ class RemoteTaskSensor(BaseSensorOperator):
         setattr(self, self.id_attr, item_id)
         setattr(self, self.hook_class.conn_name_attr, conn_id)
         self.conn_id = conn_id
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.max_consecutive_failures = max_consecutive_failures
         FailureBudget(max_consecutive_failures)  # validates
         self._hook: RemoteTaskHook | None = None

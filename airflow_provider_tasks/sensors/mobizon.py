@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow_provider_tasks.hooks.mobizon import MobizonHook
 from airflow_provider_tasks.links import MobizonTaskLink
-from airflow_provider_tasks.sensors.base import RemoteTaskSensor, default_deferrable
+from airflow_provider_tasks.sensors.base import RemoteTaskSensor
 from airflow_provider_tasks.triggers.mobizon import MIN_POLL_INTERVAL, MobizonTaskTrigger
 from airflow_provider_tasks.validation import require_positive_int
 
@@ -46,7 +46,7 @@ class MobizonTaskSensor(RemoteTaskSensor):
         super().__init__(
             item_id=mobizon_task_id,
             conn_id=mobizon_conn_id,
-            deferrable=default_deferrable() if deferrable is None else deferrable,
+            deferrable=deferrable,
             poke_interval=poke_interval,
             **kwargs,
         )

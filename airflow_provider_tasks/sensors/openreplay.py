@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow_provider_tasks.hooks.openreplay import OpenReplayHook
 from airflow_provider_tasks.links import OpenReplayJobLink
-from airflow_provider_tasks.sensors.base import RemoteTaskSensor, default_deferrable
+from airflow_provider_tasks.sensors.base import RemoteTaskSensor
 from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
 from airflow_provider_tasks.validation import require_positive_int
 
@@ -47,7 +47,7 @@ class OpenReplayJobSensor(RemoteTaskSensor):
         super().__init__(
             item_id=job_id,
             conn_id=openreplay_conn_id,
-            deferrable=default_deferrable() if deferrable is None else deferrable,
+            deferrable=deferrable,
             poke_interval=poke_interval,
             **kwargs,
         )

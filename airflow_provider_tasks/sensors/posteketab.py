@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow_provider_tasks.hooks.posteketab import PostEKetabHook
 from airflow_provider_tasks.links import PostEKetabTaskLink
-from airflow_provider_tasks.sensors.base import RemoteTaskSensor, default_deferrable
+from airflow_provider_tasks.sensors.base import RemoteTaskSensor
 from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
 from airflow_provider_tasks.validation import require_text_id
 
@@ -45,7 +45,7 @@ class PostEKetabTaskSensor(RemoteTaskSensor):
         super().__init__(
             item_id=posteketab_task_id,
             conn_id=posteketab_conn_id,
-            deferrable=default_deferrable() if deferrable is None else deferrable,
+            deferrable=deferrable,
             poke_interval=poke_interval,
             **kwargs,
         )
