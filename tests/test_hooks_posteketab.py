@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pendulum
 import pytest
@@ -155,3 +156,52 @@ def test_test_connection(sim, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_PK_BAD", json.dumps(bad))
     ok, message = PostEKetabHook("pk_bad").test_connection()
     assert not ok and "332" in message and "nope" not in message
+
+
+def test_read_timeouts_use_the_connection_timeout_and_are_retried(sim, monkeypatch):
+    conn = json.loads(sim.connection_uris()["posteketab_default"])
+    conn["extra"]["timeout"] = 0.5
+    monkeypatch.setenv("AIRFLOW_CONN_PK_SLOW", json.dumps(conn))
+    task_id = sim.posteketab.add_task(steps=[Step(3)])
+    sim.add_fault("posteketab", "slow", delay=2, times=1)
+    hook = PostEKetabHook("pk_slow")
+    assert hook.settings.timeout == 0.5
+    started = time.monotonic()
+    assert hook.get_task(task_id)["task_status"] == 3
+    assert time.monotonic() - started < 1.9, "the slow answer was awaited instead of timing out"
+    assert hook.get_conn() is hook.get_conn()  # one session, reused
+
+
+def test_async_read_timeouts_are_retried(sim, monkeypatch):
+    conn = json.loads(sim.connection_uris()["posteketab_default"])
+    conn["extra"]["timeout"] = 0.5
+    monkeypatch.setenv("AIRFLOW_CONN_PK_SLOW", json.dumps(conn))
+    task_id = sim.posteketab.add_task(steps=[Step(3)])
+    sim.add_fault("posteketab", "slow", delay=2, times=1)
+
+    async def main():
+        hook = PostEKetabHook("pk_slow")
+        try:
+            return await hook.aget_task(task_id)
+        finally:
+            await hook.aclose()
+
+    assert asyncio.run(main())["task_status"] == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "password", "host", "match"),
+    [
+        ({"timeout": "soon"}, "tok", None, "timeout"),
+        ({"timeout": -1}, "tok", None, "timeout"),
+        ({"timezone": "Mars/Olympus"}, "tok", None, "timezone"),
+        ({}, "", None, "password"),
+        ({}, "tok", "ftp://example.com", "host"),
+    ],
+)
+def test_bad_connections_are_refused_before_any_request(sim, monkeypatch, extra, password, host, match):
+    conn = {"conn_type": "posteketab", "host": host or sim.posteketab_url, "password": password, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_PK_BROKEN", json.dumps(conn))
+    with pytest.raises(ValueError, match=match):
+        PostEKetabHook("pk_broken").get_task("x")
+    assert sim.count() == 0

@@ -378,6 +378,10 @@ class RemoteTaskHook(BaseHook):
             item_id=call.item_id,
         )
 
+    def get_conn(self) -> requests.Session:
+        """The reused ``requests.Session`` of this hook (credentials are added per request)."""
+        return self._get_session()
+
     def _get_session(self) -> requests.Session:
         if self._session is None:
             self._session = requests.Session()
