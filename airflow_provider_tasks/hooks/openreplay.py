@@ -125,8 +125,8 @@ class OpenReplayHook(RemoteTaskHook):
             raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit!r}")
 
         def extract(data: Any) -> list[dict[str, Any]]:
-            if not isinstance(data, list):
-                raise RemoteApiError(self.service_name, f"jobs list returned {data!r}")
+            if not isinstance(data, list) or not all(isinstance(job, dict) for job in data):
+                raise RemoteApiError(self.service_name, f"jobs list is not a list of jobs: {data!r:.200}")
             return [dict(job) for job in data]
 
         return ApiCall(

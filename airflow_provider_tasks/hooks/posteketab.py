@@ -157,8 +157,9 @@ class PostEKetabHook(RemoteTaskHook):
         count = require_positive_int("count", count)
 
         def extract(entries: Any) -> dict[str, Any]:
-            if not isinstance(entries, dict) or not isinstance(entries.get("list"), list):
-                raise RemoteApiError(self.service_name, f"task/list returned {entries!r}")
+            items = entries.get("list") if isinstance(entries, dict) else None
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                raise RemoteApiError(self.service_name, f"task/list returned {entries!r:.200}")
             page_entries: dict[str, Any] = dict(entries)
             page_entries["list"] = [self._parse_times(dict(item)) for item in entries["list"]]
             return page_entries
