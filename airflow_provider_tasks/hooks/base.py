@@ -206,7 +206,7 @@ class RemoteTaskHook(BaseHook):
         if "://" not in host:
             host = f"https://{host}"
         parts = urlsplit(host)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in host):
             raise ValueError(f"Connection {self.conn_id!r}: host must be an http(s) base URL, got {conn.host!r}")
         if conn.port and not parts.port:
             host = f"{parts.scheme}://{parts.hostname}:{conn.port}{parts.path}"
