@@ -7,8 +7,8 @@ from typing import Any
 
 import pendulum
 import pytest
-
 from airflow.providers.common.compat.sdk import DAG
+
 from airflow_provider_tasks.hooks.mobizon import MobizonHook
 from airflow_provider_tasks.hooks.openreplay import OpenReplayHook
 from airflow_provider_tasks.hooks.posteketab import PostEKetabHook
