@@ -54,6 +54,8 @@ class RemoteError(AirflowException):
         self.code = code
         self.remote_message = message
         self.details = details
+        #: Set when the error answered a retry: the earlier, unanswered try may have taken effect.
+        self.after_retry = False
         super().__init__(_describe(service, item_id, code, message))
 
     def __reduce__(self) -> tuple[Any, ...]:

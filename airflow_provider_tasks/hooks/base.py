@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from airflow.providers.common.compat.sdk import BaseHook
 
+from airflow_provider_tasks._compat import expose_connection_form
 from airflow_provider_tasks.connection_forms import CONNECTION_TYPES, DEFAULT_TIMEOUT
 from airflow_provider_tasks.exceptions import (
     RemoteApiError,
@@ -178,12 +179,25 @@ class RemoteTaskHook(BaseHook):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.conn_name_attr}={self.conn_id!r})"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "conn_type" in vars(cls):  # a service hook: Airflow 2.11's UI reads the form from it alone
+            expose_connection_form(cls, RemoteTaskHook)
+
     # ------------------------------------------------------------------ connection form (Airflow 2.11 UI)
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel and hide the generic connection fields (read by the Airflow 2.11 UI)."""
+        """Relabel and hide the generic connection fields (read by the Airflow 2.11 UI).
+
+        The provider info's ``ui-field-behaviour`` in the hook API's spelling (``hidden_fields``), as
+        Airflow 3.2+ converts it itself.
+        """
         behaviour = CONNECTION_TYPES[cls.conn_type]["ui-field-behaviour"]
-        return {key: (list(val) if isinstance(val, list) else dict(val)) for key, val in behaviour.items()}
+        return {
+            "hidden_fields": list(behaviour.get("hidden-fields", [])),
+            "relabeling": dict(behaviour.get("relabeling", {})),
+            "placeholders": dict(behaviour.get("placeholders", {})),
+        }
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -292,10 +306,14 @@ class RemoteTaskHook(BaseHook):
 
     # ------------------------------------------------------------------ shared decoding helpers
     def _json_or_transient(self, call: ApiCall, response: ApiResponse) -> Any:
-        """Decode a JSON body; a proxy page or a cut-off body is a transport error (retried)."""
+        """Decode a JSON body; a proxy page or a cut-off body is a transport error (retried), except
+        under a 4xx status, which says what went wrong by itself."""
         try:
             return json.loads(response.body)
         except (ValueError, UnicodeDecodeError):
+            # A refusal is still a refusal when a proxy words it in HTML: the status decides.
+            if 400 <= response.status < 500 and response.status not in (408, 429):
+                self._raise_for_http(call, response)
             kind = response.header("Content-Type") or "unknown content type"
             raise RemoteTransientError(
                 self.service_name,
@@ -352,6 +370,7 @@ class RemoteTaskHook(BaseHook):
             tries[1] += 1
             return self._follow(settings, error), 0.0
         if not isinstance(error, RemoteTransientError):
+            error.after_retry = tries[0] > 0
             raise error
         tries[0] += 1
         attempts = self.retry_policy.attempts
@@ -412,7 +431,7 @@ class RemoteTaskHook(BaseHook):
         while True:
             try:
                 return call.extract(self._decode(call, self._send(settings, call)))
-            except (ServerHandOff, RemoteTransientError) as error:
+            except RemoteError as error:
                 settings, delay = self._recover(call, error, tries, settings)
                 time.sleep(delay)
 
@@ -451,7 +470,7 @@ class RemoteTaskHook(BaseHook):
         while True:
             try:
                 return call.extract(self._decode(call, await self._asend(settings, call)))
-            except (ServerHandOff, RemoteTransientError) as error:
+            except RemoteError as error:
                 settings, delay = self._recover(call, error, tries, settings)
                 await asyncio.sleep(delay)
 

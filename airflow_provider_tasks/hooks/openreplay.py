@@ -31,6 +31,11 @@ MAX_PAGE_SIZE = 200
 MAX_USER_ID_LENGTH = 256
 
 
+def _echo_of_our_cancel(error: RemoteApiError) -> bool:
+    """A retried cancel refused as "already cancelled": our first try landed, only its answer was lost."""
+    return error.after_retry and error.code == 400 and "already been cancelled" in str(error.remote_message)
+
+
 class OpenReplayHook(RemoteTaskHook):
     """Talks to OpenReplay's ``/public/{projectKey}/jobs`` and ``/users`` endpoints.
 
@@ -179,21 +184,52 @@ class OpenReplayHook(RemoteTaskHook):
         """Cancel the job and return it. Beware: the server also turns a ``failed`` job into ``cancelled``;
         :class:`~airflow_provider_tasks.operators.openreplay.OpenReplayCancelJobOperator` reads first."""
         require_positive_int("job_id", job_id)
-        return dict(self.call(self._job_call("DELETE", job_id, self.project(project_key))))
+        project = self.project(project_key)
+        try:
+            return dict(self.call(self._job_call("DELETE", job_id, project)))
+        except RemoteApiError as error:
+            if not _echo_of_our_cancel(error):
+                raise
+            return self.get_job(job_id, project)
 
     async def acancel_job(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
         """Async counterpart of :meth:`cancel_job`."""
         require_positive_int("job_id", job_id)
-        return dict(await self.acall(self._job_call("DELETE", job_id, await self.aproject(project_key))))
+        project = await self.aproject(project_key)
+        try:
+            return dict(await self.acall(self._job_call("DELETE", job_id, project)))
+        except RemoteApiError as error:
+            if not _echo_of_our_cancel(error):
+                raise
+            return await self.aget_job(job_id, project)
 
     def delete_user_data(self, user_id: str, project_key: str | None = None) -> dict[str, Any]:
         """Create a job deleting ``user_id``'s data; returns the new job (status ``scheduled``).
 
         Raises :class:`~airflow_provider_tasks.exceptions.RemoteApiError` with ``code == 409`` when a
-        job for that user is already scheduled or running.
+        job for that user is already scheduled or running (see :meth:`find_active_deletion_job`) —
+        unless that job is the echo of this very call, retried after its answer was lost.
         """
-        require_text_id("user_id", user_id, max_length=MAX_USER_ID_LENGTH)
-        return dict(self.call(self._delete_user_call(user_id, self.project(project_key))))
+        user_id = require_text_id("user_id", user_id, max_length=MAX_USER_ID_LENGTH)
+        project = self.project(project_key)
+        try:
+            return dict(self.call(self._delete_user_call(user_id, project)))
+        except RemoteApiError as error:
+            job = self.find_active_deletion_job(user_id, project) if error.after_retry and error.code == 409 else None
+            if job is None:
+                raise
+            return job
+
+    def find_active_deletion_job(self, user_id: str, project_key: str | None = None) -> dict[str, Any] | None:
+        """The scheduled or running ``delete_user_data`` job of ``user_id``, if there is one."""
+        for job in self.iter_jobs(project_key):
+            if (
+                job.get("referenceId") == user_id
+                and job.get("action") == "delete_user_data"
+                and job.get("status") in ("scheduled", "running")
+            ):
+                return job
+        return None
 
     # ------------------------------------------------------------------ waiting
     def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:

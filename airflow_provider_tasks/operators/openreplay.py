@@ -159,20 +159,16 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
         except RemoteApiError as error:
             if error.code != 409:
                 raise
-            for job in hook.iter_jobs(project):
-                if (
-                    job.get("referenceId") == user_id
-                    and job.get("action") == "delete_user_data"
-                    and job.get("status") in _ACTIVE
-                ):
-                    self.log.info(
-                        "A deletion job for user %r is already %s: reusing job %s",
-                        user_id,
-                        job.get("status"),
-                        job.get("jobId"),
-                    )
-                    return job, False
-            raise
+            active = hook.find_active_deletion_job(user_id, project)
+            if active is None:
+                raise
+            self.log.info(
+                "A deletion job for user %r is already %s: reusing job %s",
+                user_id,
+                active.get("status"),
+                active.get("jobId"),
+            )
+            return active, False
 
     def execute(self, context: Context) -> dict[str, Any]:
         user_id = require_text_id("user_id", self.user_id, max_length=MAX_USER_ID_LENGTH)
