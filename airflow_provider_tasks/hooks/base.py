@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from airflow.providers.common.compat.sdk import BaseHook
 
+from airflow_provider_tasks import http_client
 from airflow_provider_tasks._compat import expose_connection_form
 from airflow_provider_tasks.connection_forms import CONNECTION_TYPES, DEFAULT_TIMEOUT
 from airflow_provider_tasks.exceptions import (
@@ -52,6 +53,8 @@ install_log_filter()
 DEFAULT_RETRY_DELAY = 1.0
 #: Tries of one call when a hook is not given ``retry_limit``.
 DEFAULT_RETRY_LIMIT = 5
+#: Requests one poll round may have in flight at once when it reads tasks one by one.
+POLL_CONCURRENCY = 50
 
 
 def _identity(payload: Any) -> Any:
@@ -298,6 +301,25 @@ class RemoteTaskHook(BaseHook):
         """Async counterpart of :meth:`get_snapshot`."""
         raise NotImplementedError
 
+    async def apoll_many(
+        self, item_ids: Sequence[str | int], **fetch_kwargs: Any
+    ) -> dict[str | int, TaskSnapshot | BaseException]:
+        """Read several tasks' statuses at once, for the coalescing pollers of the triggers.
+
+        Each id maps to its snapshot or to the error reading it met. This default reads each task
+        (concurrently, bounded); services with a list endpoint override it to need fewer requests.
+        """
+        semaphore = asyncio.Semaphore(POLL_CONCURRENCY)
+
+        async def one(item_id: str | int) -> tuple[str | int, TaskSnapshot | BaseException]:
+            async with semaphore:
+                try:
+                    return item_id, await self.aget_snapshot(item_id, **fetch_kwargs)
+                except (RemoteError, ValueError) as error:
+                    return item_id, error
+
+        return dict(await asyncio.gather(*(one(item_id) for item_id in item_ids)))
+
     def web_url(self, item_id: str | int | None = None, **kwargs: Any) -> str | None:
         """Address of the service's web UI for the extra link, when it has one."""
         parts = urlsplit(self.settings.base_url)
@@ -436,10 +458,9 @@ class RemoteTaskHook(BaseHook):
                 time.sleep(delay)
 
     async def _get_async_session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
+        # The event loop's shared session: pooled connections across every hook and trigger on it.
         if self._async_session is None or self._async_session.closed:
-            self._async_session = aiohttp.ClientSession(headers={"User-Agent": "airflow-provider-tasks"})
+            self._async_session = http_client.acquire()
         return self._async_session
 
     async def _asend(self, settings: ConnectionSettings, call: ApiCall) -> ApiResponse:
@@ -475,10 +496,10 @@ class RemoteTaskHook(BaseHook):
                 await asyncio.sleep(delay)
 
     async def aclose(self) -> None:
-        """Close the async HTTP session (triggers call this when they finish)."""
-        if self._async_session is not None and not self._async_session.closed:
-            await self._async_session.close()
-        self._async_session = None
+        """Give back the event loop's shared HTTP session (the last user closes it)."""
+        if self._async_session is not None:
+            self._async_session = None
+            await http_client.release()
 
     def close(self) -> None:
         """Close the blocking HTTP session."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_tasks import rate_limit
 from airflow_provider_tasks.exceptions import (
     RemoteApiError,
     RemoteAuthError,
@@ -41,6 +42,8 @@ _OK = {0, 100}  # 100: "sent to background", data is the new task id
 _WRONG_SERVER = 13
 _RATE_LIMITED = 30
 _RATE_LIMIT_WINDOW = 1.0
+# Sent 1.0 s apart, two calls may still arrive closer than that: keep a margin for network jitter.
+_CALL_SPACING = 1.05
 
 
 def _as_int(value: Any) -> int | None:
@@ -97,6 +100,13 @@ class MobizonHook(RemoteTaskHook):
             headers={"Accept": "application/json"},
             form=dict(call.form or {}),
         )
+
+    async def _asend(self, settings: ConnectionSettings, call: ApiCall) -> ApiResponse:
+        # Every async call of one key on this event loop (all triggers, retries included) is spaced
+        # by the API's one-call-per-second limit, in arrival order.
+        limiter = rate_limit.for_key((settings.base_url, hash(settings.secret)), _CALL_SPACING)
+        await limiter.wait()
+        return await super()._asend(settings, call)
 
     def _decode(self, call: ApiCall, response: ApiResponse) -> Any:
         if response.status >= 500 or response.status == 429 or not response.body.strip():

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from airflow_provider_tasks.exceptions import RemoteApiError, RemoteAuthError
+from airflow_provider_tasks.exceptions import RemoteApiError, RemoteAuthError, RemoteError
 from airflow_provider_tasks.hooks.base import (
     ApiCall,
     ApiResponse,
@@ -232,6 +232,34 @@ class OpenReplayHook(RemoteTaskHook):
         return None
 
     # ------------------------------------------------------------------ waiting
+    async def apoll_many(
+        self, item_ids: Sequence[str | int], project_key: str | None = None, **kwargs: Any
+    ) -> dict[str | int, TaskSnapshot | BaseException]:
+        """Statuses of many jobs from the jobs list (200 a page, newest first), reading pages only while
+        that costs fewer requests than reading the jobs still missing one by one."""
+        if len(item_ids) <= 1:
+            return await super().apoll_many(item_ids, project_key=project_key)
+        wanted = {require_positive_int("job_id", item_id): item_id for item_id in item_ids}
+        project = await self.aproject(project_key)
+        found: dict[int, dict[str, Any]] = {}
+        page = 1
+        while len(found) < len(wanted) and page <= len(wanted) - len(found):
+            jobs = await self.acall(self._list_call(project, MAX_PAGE_SIZE, page))
+            found.update((job["jobId"], job) for job in jobs if job.get("jobId") in wanted)
+            # Newest first: past the oldest wanted id, or on a short page, the rest is not listed.
+            if len(jobs) < MAX_PAGE_SIZE or jobs[-1].get("jobId", 0) <= min(wanted):
+                break
+            page += 1
+        results: dict[str | int, TaskSnapshot | BaseException] = {}
+        for job_id, job in found.items():
+            try:
+                results[wanted[job_id]] = self.snapshot(wanted[job_id], job)
+            except RemoteError as error:
+                results[wanted[job_id]] = error
+        missing = [item_id for job_id, item_id in wanted.items() if job_id not in found]
+        results.update(await super().apoll_many(missing, project_key=project_key))
+        return results
+
     def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
         state = map_status(self.service_name, item_id, remote.get("status"), JOB_STATUS_STATES)
         errors = remote.get("errors")

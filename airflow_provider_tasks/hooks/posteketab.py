@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pendulum
@@ -10,6 +10,7 @@ import pendulum
 from airflow_provider_tasks.exceptions import (
     RemoteApiError,
     RemoteAuthError,
+    RemoteError,
     RemoteTaskNotFound,
     RemoteTransientError,
 )
@@ -36,6 +37,8 @@ TASK_STATUS_STATES: dict[int, RemoteState] = {
 _OK = 200
 _NOT_FINISHED = 369
 _TIMESTAMPS = ("created_at", "started_at", "ended_at")
+#: Tasks per ``task/list/`` page when the triggers' poller reads many statuses at once.
+POLL_PAGE_SIZE = 100
 
 
 class PostEKetabHook(RemoteTaskHook):
@@ -188,6 +191,45 @@ class PostEKetabHook(RemoteTaskHook):
             page += 1
 
     # ------------------------------------------------------------------ waiting
+    async def apoll_many(
+        self, item_ids: Sequence[str | int], **kwargs: Any
+    ) -> dict[str | int, TaskSnapshot | BaseException]:
+        """Statuses of many tasks from ``task/list/``; a task's detail (with ``task_result``) is read
+        once, when the list shows it terminal. Pages are read only while that costs fewer requests
+        than reading the tasks still missing one by one."""
+        if len(item_ids) <= 1:
+            return await super().apoll_many(item_ids)
+        wanted = {require_text_id("posteketab_task_id", item_id): item_id for item_id in item_ids}
+        listed: dict[str, dict[str, Any]] = {}
+        page, seen = 1, 0
+        while len(listed) < len(wanted) and page <= len(wanted) - len(listed):
+            entries = await self.alist_tasks(page=page, count=POLL_PAGE_SIZE)
+            items = entries["list"]
+            listed.update((str(item.get("id")), item) for item in items if str(item.get("id")) in wanted)
+            seen += len(items)
+            total = entries.get("total_count")
+            if len(items) < POLL_PAGE_SIZE or (isinstance(total, int) and seen >= total):
+                break
+            page += 1
+        results: dict[str | int, TaskSnapshot | BaseException] = {}
+        detail: list[str | int] = []
+        for task_id, item_id in wanted.items():
+            item = listed.get(task_id)
+            if item is None:
+                detail.append(item_id)
+                continue
+            try:
+                snapshot = self.snapshot(item_id, item)
+            except RemoteError as error:
+                results[item_id] = error
+                continue
+            if snapshot.state.is_terminal:
+                detail.append(item_id)
+            else:
+                results[item_id] = snapshot
+        results.update(await super().apoll_many(detail))
+        return results
+
     def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
         state = map_status(self.service_name, item_id, remote.get("task_status"), TASK_STATUS_STATES)
         message = None

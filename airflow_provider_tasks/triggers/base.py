@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_tasks.exceptions import RemoteError, RemoteTransientError
+from airflow_provider_tasks import polling
+from airflow_provider_tasks.exceptions import RemoteTransientError
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.states import TaskSnapshot
 from airflow_provider_tasks.waiting import (
@@ -95,41 +96,41 @@ class RemoteTaskTrigger(BaseTrigger):
         return self.hook_class(self.conn_id)  # type: ignore[call-arg]
 
     # ------------------------------------------------------------------ the loop
-    def _pause(self) -> float:
-        """Seconds until the next poll: one interval, or less when the deadline comes first."""
-        if self.end_time is None:
-            return self.poll_interval
-        return max(0.0, min(self.poll_interval, self.end_time - time.time()))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self.make_hook()
-        service = hook.service_name
+        service = self.hook_class.service_name
         progress = SnapshotLog(self.log)
         budget = FailureBudget(self.max_consecutive_failures)
         last: TaskSnapshot | None = None
-        try:
-            if self.delay_first_poll:
-                await asyncio.sleep(self._pause())
+        # Waits on the same connection share one poller (one request per round for many waits).
+        async with polling.subscribe(
+            self.hook_class,
+            self.conn_id,
+            self.item_id,
+            poll_interval=self.poll_interval,
+            fetch_kwargs=self.fetch_kwargs(),
+            delay_first_poll=self.delay_first_poll,
+        ) as waiter:
             while True:
+                remaining = None if self.end_time is None else self.end_time - time.time()
                 try:
-                    last = await hook.aget_snapshot(self.item_id, **self.fetch_kwargs())
-                    budget.success()
-                    progress.record(last)
-                    event = event_from_snapshot(last)
-                    if event is not None:
-                        yield self._event(event)
-                        return
-                except RemoteTransientError as error:
-                    self.log.warning("%s %s: poll failed (%s); will poll again", service, self.item_id, error)
-                    if budget.failure(error):
-                        yield self._event(error_event(service, self.item_id, error))
-                        return
-                except (RemoteError, ValueError) as error:
-                    yield self._event(error_event(service, self.item_id, error))
-                    return
-                if self.end_time is not None and time.time() >= self.end_time:
+                    result = await asyncio.wait_for(waiter.next(), remaining)
+                except TimeoutError:
                     yield self._event(timeout_event(last, service, self.item_id))
                     return
-                await asyncio.sleep(self._pause())
-        finally:
-            await hook.aclose()
+                if isinstance(result, RemoteTransientError):
+                    self.log.warning("%s %s: poll failed (%s); will poll again", service, self.item_id, result)
+                    if budget.failure(result):
+                        yield self._event(error_event(service, self.item_id, result))
+                        return
+                    continue
+                if isinstance(result, BaseException):
+                    yield self._event(error_event(service, self.item_id, result))
+                    return
+                last = result
+                budget.success()
+                progress.record(last)
+                event = event_from_snapshot(last)
+                if event is not None:
+                    yield self._event(event)
+                    return

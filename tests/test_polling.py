@@ -1,0 +1,116 @@
+"""Coalesced polling inside one event loop: shared HTTP session, shared pollers, Mobizon's limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from airflow_provider_tasks import http_client, polling
+from airflow_provider_tasks.simulator import Step
+from airflow_provider_tasks.triggers.mobizon import MobizonTaskTrigger
+from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
+from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
+
+
+async def first_events(triggers: list[Any], timeout: float = 60) -> list[dict[str, Any]]:
+    async def first(trigger: Any) -> dict[str, Any]:
+        agen = trigger.run()
+        try:
+            event = await agen.__anext__()
+            return dict(event.payload)
+        finally:
+            await agen.aclose()
+
+    return await asyncio.wait_for(asyncio.gather(*(first(t) for t in triggers)), timeout)
+
+
+def test_openreplay_waits_of_one_project_share_the_jobs_list(sim):
+    ids = [sim.openreplay.add_job(user_id=f"u{i}", steps=[Step("scheduled", polls=1000)]) for i in range(40)]
+    failed = sim.openreplay.add_job(user_id="bad", steps=[Step("failed")], errors="boom")
+    triggers = [OpenReplayJobTrigger(job_id=job_id, poll_interval=0.3) for job_id in [*ids, failed]]
+
+    async def main() -> list[dict[str, Any]]:
+        async def finish_later() -> None:
+            await asyncio.sleep(1.0)
+            for job_id in ids:
+                sim.set_status("openreplay", job_id, "completed")
+
+        events, _ = await asyncio.gather(first_events(triggers), finish_later())
+        assert polling.active_pollers() == {} and http_client.users() == 0
+        return events
+
+    events = asyncio.run(main())
+    assert [event["status"] for event in events] == ["success"] * 40 + ["failed"]
+    assert events[-1]["message"] == "boom"
+    lists = sim.count("openreplay", path="/jobs", method="GET") - sum(
+        sim.count("openreplay", path=f"/jobs/{job_id}") for job_id in [*ids, failed]
+    )
+    single = sum(sim.count("openreplay", path=f"/jobs/{job_id}") for job_id in [*ids, failed])
+    assert single == 0, "41 waits fit in one list page: no per-job request"
+    assert 2 <= lists <= 8  # one list request per round, a few rounds
+
+
+def test_posteketab_waits_read_the_list_and_the_detail_once_when_finished(sim):
+    rows = [{"local_id": 1, "full_name": "A", "province": 1, "city": 2, "message": "ok", "is_success": True}]
+    ids = [sim.posteketab.add_task(steps=[Step(2, seconds=0.8), Step(3)], task_result=rows) for _ in range(30)]
+    triggers = [PostEKetabTaskTrigger(posteketab_task_id=task_id, poll_interval=0.3) for task_id in ids]
+    events = asyncio.run(first_events(triggers))
+    assert all(event["status"] == "success" and event["remote"]["task_result"] == rows for event in events)
+    assert sim.count("posteketab", path="task/detail") == 30  # once per finished task
+    assert sim.count("posteketab", path="task/list") <= 8
+
+
+def test_single_wait_reads_its_own_status(sim):
+    job_id = sim.openreplay.add_job(steps=[Step("running", polls=1), Step("completed")])
+    events = asyncio.run(first_events([OpenReplayJobTrigger(job_id=job_id, poll_interval=0.05)]))
+    assert events[0]["status"] == "success"
+    assert sim.count("openreplay", path=f"/jobs/{job_id}") == 2
+
+
+def test_mobizon_identical_waits_are_deduplicated_and_the_key_is_never_over_its_limit(sim):
+    shared = sim.mobizon.add_task(steps=[Step(1, seconds=2.5, progress=50), Step(2, progress=100)])
+    others = [sim.mobizon.add_task(steps=[Step(1, seconds=2.5, progress=10), Step(2, progress=100)]) for _ in range(2)]
+    triggers = [MobizonTaskTrigger(mobizon_task_id=shared, poll_interval=1) for _ in range(6)]
+    triggers += [MobizonTaskTrigger(mobizon_task_id=task_id, poll_interval=1) for task_id in others]
+    started = time.monotonic()
+    events = asyncio.run(first_events(triggers))
+    assert all(event["status"] == "success" for event in events)
+    assert sim.mobizon.rate_limited == 0, "the limiter kept every GetStatus at least 1 s apart"
+    elapsed = time.monotonic() - started
+    calls = sim.count("mobizon", path="getstatus")
+    assert calls <= elapsed + 1  # never more than one a second
+    # 8 waits on 3 tasks: read 3 per round. Without deduplication a round would be 8 s long.
+    assert calls <= 3 * 4 and elapsed < 12
+
+
+def test_cancelled_waits_leave_and_the_last_one_stops_the_poller(sim):
+    job_ids = [sim.openreplay.add_job(steps=[Step("scheduled")]) for _ in range(3)]
+
+    async def main() -> None:
+        tasks = [
+            asyncio.create_task(first_events([OpenReplayJobTrigger(job_id=j, poll_interval=0.1)])) for j in job_ids
+        ]
+        await asyncio.sleep(0.5)
+        assert len(polling.active_pollers()) == 1 and http_client.users() == 1
+        poller = next(iter(polling.active_pollers().values()))
+        assert len(poller.waiters) == 3 and poller.rounds >= 2
+        tasks[0].cancel()
+        await asyncio.sleep(0.2)
+        assert len(poller.waiters) == 2
+        for task in tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert polling.active_pollers() == {} and http_client.users() == 0
+
+    asyncio.run(main())
+
+
+def test_each_wait_keeps_its_own_interval_and_deadline(sim):
+    job_id = sim.openreplay.add_job(steps=[Step("scheduled")])
+    fast = OpenReplayJobTrigger(job_id=job_id, poll_interval=0.1, end_time=time.time() + 0.5)
+    slow = OpenReplayJobTrigger(job_id=job_id, poll_interval=0.1, end_time=time.time() + 1.5)
+    started = time.monotonic()
+    events = asyncio.run(first_events([fast, slow]))
+    assert [event["status"] for event in events] == ["timeout", "timeout"]
+    assert 1.3 < time.monotonic() - started < 3
