@@ -8,6 +8,7 @@ event-loop thread that serves requests and by the thread of the test or script d
 
 from __future__ import annotations
 
+import random
 import sys
 import threading
 import time
@@ -228,7 +229,9 @@ class Fault:
         HTTP 401 with an empty body (OpenReplay's answer to a bad key).
 
     ``path`` restricts the fault to requests whose path (no query string) contains it. ``hits``
-    counts the requests the fault has answered so far.
+    counts the requests the fault has answered so far. With ``probability`` below 1 a matching
+    request meets the fault only that often (drawn from a generator seeded with ``seed``, so a run
+    is repeatable); the others are answered normally and do not use the fault up.
     """
 
     service: str
@@ -239,7 +242,10 @@ class Fault:
     code: int | None = None
     retry_after: str | None = None
     delay: float | None = None
+    probability: float = 1.0
+    seed: int | None = None
     hits: int = field(default=0, compare=False)
+    _random: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_service(self.service)
@@ -258,6 +264,9 @@ class Fault:
                 raise ValueError("OpenReplay has no error codes: use kind='http' with a status")
         if self.kind == "slow" and (self.delay is None or self.delay < 0):
             raise ValueError("a 'slow' fault needs a delay >= 0 (seconds)")
+        if not 0 < self.probability <= 1:
+            raise ValueError(f"fault probability must be in (0, 1], not {self.probability!r}")
+        self._random = random.Random(self.seed)
 
     @property
     def remaining(self) -> int:
@@ -268,9 +277,15 @@ class Fault:
         """Whether a request of ``service`` to ``path`` is one this fault applies to."""
         return service == self.service and (self.path is None or self.path in path) and self.remaining > 0
 
+    def fires(self) -> bool:
+        """Draw whether a matching request meets this fault (always, at probability 1)."""
+        return self.probability >= 1 or self._random.random() < self.probability
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form, for the control API."""
-        return asdict(self)
+        data = asdict(self)
+        data.pop("_random", None)
+        return data
 
 
 class FaultBook:
@@ -290,7 +305,7 @@ class FaultBook:
         """Use up one application of the first fault matching this request, if any."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(service, path):
+                if fault.matches(service, path) and fault.fires():
                     fault.hits += 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)

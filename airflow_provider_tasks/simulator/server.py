@@ -291,6 +291,8 @@ class Simulator:
         code: int | None = None,
         retry_after: str | None = None,
         delay: float | None = None,
+        probability: float = 1.0,
+        seed: int | None = None,
     ) -> Fault:
         """Make the next ``times`` requests of ``service`` (whose path contains ``path``) fail.
 
@@ -299,7 +301,18 @@ class Simulator:
         matching fault.
         """
         return self._faults.add(
-            Fault(service, kind, times, path, status=status, code=code, retry_after=retry_after, delay=delay)
+            Fault(
+                service,
+                kind,
+                times,
+                path,
+                status=status,
+                code=code,
+                retry_after=retry_after,
+                delay=delay,
+                probability=probability,
+                seed=seed,
+            )
         )
 
     def clear_faults(self) -> None:
