@@ -61,7 +61,8 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
             "project_key": {
                 "label": "Default project key",
                 "schema": {"type": ["string", "null"]},
-                "description": "Used when a task does not name a project_key.",
+                # Airflow 3 shows no placeholder for extra fields: the example lives in the description.
+                "description": "Used when a task does not name a project_key (e.g. 3sWXSsqHgSKnE87YkNJK).",
             },
             "timeout": _TIMEOUT_FIELD,
         },
