@@ -21,6 +21,11 @@ class RemoteTaskLink(BaseOperatorLink):
 
     name: ClassVar[str] = "Service"  # type: ignore[misc]
 
+    @property
+    def xcom_key(self) -> str:
+        """``_link_<class name>``: Airflow 3's own default, spelled out because Airflow 2.11's base lacks it."""
+        return f"_link_{type(self).__name__}"
+
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         value = XCom.get_value(key=self.xcom_key, ti_key=ti_key)
         return value if isinstance(value, str) else ""

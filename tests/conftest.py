@@ -33,7 +33,17 @@ def sim(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 class FakeTaskInstance:
-    """The few TaskInstance methods our operators and sensors call, recording what they push."""
+    """The few TaskInstance methods our operators and sensors call, recording what they push.
+
+    Airflow 2.11's reschedule mode reads the identity attributes below and looks the first try's start
+    date up in the metadata DB instead of calling ``get_first_reschedule_date`` (see ``context``).
+    """
+
+    dag_id = "test_dag"
+    task_id = "test_task"
+    run_id = "test_run"
+    map_index = -1
+    max_tries = 0
 
     def __init__(self) -> None:
         self.xcom: dict[str, Any] = {}
@@ -64,5 +74,13 @@ def logs(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.fixture
-def context() -> dict[str, Any]:
-    return {"ti": FakeTaskInstance()}
+def context(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    import importlib
+
+    from airflow.providers.common.compat.sdk import BaseSensorOperator
+
+    ti = FakeTaskInstance()
+    sensor_module = importlib.import_module(BaseSensorOperator.__module__)
+    if hasattr(sensor_module, "_orig_start_date"):  # Airflow 2.11: the DB lookup the fake stands in for
+        monkeypatch.setattr(sensor_module, "_orig_start_date", lambda **_: ti.first_reschedule_date)
+    return {"ti": ti}

@@ -139,20 +139,22 @@ def test_on_kill_cancels_the_owned_job_while_waiting(sim, context):
         task_id="d", user_id="k@example.com", wait_for_completion=True, poll_interval=0.05, timeout=3
     )
     outcome: list[BaseException] = []
+    killed: list[dict] = []
 
-    def run() -> None:
-        try:
-            operator.execute(context)
-        except BaseException as error:  # the wait ends with the job's terminal status
-            outcome.append(error)
+    def kill() -> None:  # Airflow kills from outside the waiting code; execute stays in the main thread
+        time.sleep(0.5)  # (Airflow 2.11's execute guard fails in any other thread: apache/airflow#44646)
+        operator.on_kill()
+        killed.append(next(OpenReplayHook().iter_jobs()))
 
-    worker = threading.Thread(target=run)
-    worker.start()
-    time.sleep(0.5)
-    operator.on_kill()
-    job = next(OpenReplayHook().iter_jobs())
+    killer = threading.Thread(target=kill)
+    killer.start()
+    try:
+        operator.execute(context)
+    except BaseException as error:  # the wait ends with the job's terminal status
+        outcome.append(error)
+    killer.join(10)
+    job = killed[0]
     assert job["status"] == "cancelled"
-    worker.join(10)
     assert outcome and isinstance(outcome[0], RemoteTaskFailed)  # the wait saw the cancellation
 
 

@@ -37,7 +37,12 @@ def test_package_name_and_connection_types():
         hook = HOOKS[conn_type]
         assert entry["hook-class-name"] == f"{hook.__module__}.{hook.__name__}"
         assert entry["hook-name"] == hook.hook_name
-        assert entry["ui-field-behaviour"] == hook.get_ui_field_behaviour()
+        behaviour = entry["ui-field-behaviour"]
+        assert hook.get_ui_field_behaviour() == {  # the hook API's spelling, read by the Airflow 2.11 UI
+            "hidden_fields": behaviour["hidden-fields"],
+            "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"],
+        }
         assert "timeout" in entry["conn-fields"]
         assert hook.conn_type == conn_type
 
@@ -67,6 +72,21 @@ def test_connection_form_widgets_for_airflow_2():
     for hook in HOOKS.values():
         widgets = hook.get_connection_form_widgets()
         assert "timeout" in widgets
+
+
+def test_airflow_builds_each_connection_form():
+    """What the UI shows: Airflow 3.2+ reads the provider info, Airflow 2.11 asks each hook class itself."""
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    widgets, behaviours = manager.connection_form_widgets, manager.field_behaviours
+    for entry in get_provider_info()["connection-types"]:
+        conn_type = entry["connection-type"]
+        assert conn_type in behaviours, sorted(behaviours)
+        assert behaviours[conn_type]["hidden_fields"] == entry["ui-field-behaviour"]["hidden-fields"]
+        assert behaviours[conn_type]["relabeling"] == entry["ui-field-behaviour"]["relabeling"]
+        for field in entry["conn-fields"]:
+            assert f"extra__{conn_type}__{field}" in widgets, sorted(widgets)
 
 
 def _airflow_cli(*args: str, tmp_path: Path) -> str:

@@ -252,3 +252,28 @@ def test_a_transient_outage_does_not_end_the_wait(sim, context):
     item_id = case.add(sim, [*case.running, case.success])
     sim.add_fault("posteketab", "http", status=503, times=7)  # more than one call's retry budget
     assert run(make(case, item_id), "poke", context)["task_status"] == 3
+
+
+@pytest.mark.parametrize("error", ["Trigger timeout", "Trigger/execution timeout"])  # Airflow 3's, Airflow 2.11's
+@pytest.mark.parametrize("service", list(CASES))
+def test_airflow_deferral_timeout_ends_as_a_sensor_timeout(context, service, error):
+    """Airflow's own deferral timeout (the trigger's deadline missed) ends like the trigger's timeout event."""
+    case = CASES[service]
+    with pytest.raises(AirflowSensorTimeout, match="deferral"):
+        make(case, case.missing_id).resume_execution("__fail__", {"error": error}, context)
+    with pytest.raises(AirflowSkipException):
+        make(case, case.missing_id, soft_fail=True).resume_execution("__fail__", {"error": error}, context)
+    with pytest.raises(AirflowSkipException):
+        make(case, case.missing_id, never_fail=True).resume_execution("__fail__", {"error": error}, context)
+
+
+@pytest.mark.parametrize("service", list(CASES))
+def test_resume_goes_through_execute_complete(context, service):
+    case = CASES[service]
+    event = {"status": "failed", "service": "x", "id": case.missing_id, "state": "failed", "remote": {"a": 1}}
+    with pytest.raises(RemoteTaskFailed):
+        make(case, case.missing_id).resume_execution("execute_complete", {"event": event}, context)
+    with pytest.raises(AirflowSkipException):
+        make(case, case.missing_id, never_fail=True).resume_execution("execute_complete", {"event": event}, context)
+    success = {**event, "status": "success", "state": "succeeded"}
+    assert make(case, case.missing_id).resume_execution("execute_complete", {"event": success}, context) == {"a": 1}

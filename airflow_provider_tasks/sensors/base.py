@@ -7,12 +7,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
+    AirflowException,
     AirflowSensorTimeout,
     AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
 )
 
+from airflow_provider_tasks._compat import deferral_timeout_error
 from airflow_provider_tasks.exceptions import RemoteError, RemoteTransientError
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
@@ -170,3 +172,25 @@ class RemoteTaskSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: Any = None) -> Any:
         """Resume after deferral: validate the trigger's event and end like poke mode would."""
         return self._finish(event)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Airflow's own deferral timeout (the backstop of the trigger's deadline) ends as a sensor timeout
+        (or a skip with ``soft_fail``), and ``never_fail`` skips any failure, on Airflow 2.11 as on 3.x."""
+        try:
+            error = deferral_timeout_error(next_method, next_kwargs)
+            if error is None:
+                return super().resume_execution(next_method, next_kwargs, context)
+            return self._finish(
+                {
+                    "status": "timeout",
+                    "service": self.hook_class.service_name,
+                    "id": self.item_id,
+                    "message": f"Airflow ended the deferral ({error})",
+                }
+            )
+        except AirflowSkipException:
+            raise
+        except AirflowException as failure:
+            if self.never_fail:
+                raise AirflowSkipException("Skipping due to never_fail is set to True.") from failure
+            raise
