@@ -13,7 +13,7 @@ _HOME = tempfile.mkdtemp(prefix="airflow-provider-tasks-tests-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-pytest_plugins = ["airflow_provider_tasks.simulator.pytest_plugin"]
+pytest_plugins = ["airflow_provider_tasks.simulator.pytest_plugin", "_secret_guard"]
 
 
 @pytest.fixture(autouse=True)

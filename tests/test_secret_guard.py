@@ -1,0 +1,22 @@
+"""The suite-wide secret guard (tests/_secret_guard.py) sees what it must search."""
+
+from __future__ import annotations
+
+import logging
+
+from _secret_guard import SECRETS, find_leaks
+
+from airflow_provider_tasks.exceptions import RemoteAuthError
+
+
+def test_find_leaks_spots_every_secret_in_context():
+    for secret in SECRETS:
+        leaks = find_leaks([f"POST /service/x?output=json&apiKey={secret}&api=v1"])
+        assert len(leaks) == 1 and secret not in leaks[0].split("…")[0]
+    assert find_leaks(["apiKey=***", "nothing here"]) == []
+
+
+def test_guard_records_error_messages_and_debug_logging(secret_guard):
+    RemoteAuthError("Mobizon", "authorization failed", item_id=1, code=8)
+    assert any("authorization failed" in text for text in secret_guard)
+    assert logging.getLogger().isEnabledFor(logging.DEBUG)
