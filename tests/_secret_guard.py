@@ -3,7 +3,9 @@
 For every test it searches, for each known secret: every log record (the root logger is set to DEBUG,
 so urllib3's request-URL lines are produced), everything printed (Airflow 3 logs through structlog to
 stdout), the message of every error this package creates, every XCom value pushed to the test's task
-instance, and the failure report itself. Secrets are the simulator's credentials and the wrong keys
+instance, every rendered template field, the ``repr()`` of every hook and of the connection settings it holds
+(hooks keep no Airflow ``Connection``: on Airflow 3.3 its repr shows the password), and the failure
+report itself. Secrets are the simulator's credentials and the wrong keys
 tests send. A leak turns the test's report into a failure naming where the secret appeared.
 """
 
@@ -41,9 +43,27 @@ def find_leaks(texts: list[str]) -> list[str]:
 @pytest.fixture(autouse=True)
 def secret_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Record what the package says during the test (the report hook below searches it)."""
+    from airflow.providers.common.compat.sdk import BaseOperator
+
     from airflow_provider_tasks import exceptions
+    from airflow_provider_tasks.hooks.base import RemoteTaskHook
 
     seen = request.node.stash.setdefault(_SEEN, [])
+    hooks: list[RemoteTaskHook] = []
+    original_init = RemoteTaskHook.__init__
+    original_render = BaseOperator.render_template_fields
+
+    def recording_init(self: RemoteTaskHook, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        hooks.append(self)
+
+    def recording_render(self: Any, context: Any, jinja_env: Any = None) -> Any:
+        result = original_render(self, context, jinja_env)
+        seen.extend(repr(getattr(self, name, None)) for name in self.template_fields)
+        return result
+
+    monkeypatch.setattr(RemoteTaskHook, "__init__", recording_init)
+    monkeypatch.setattr(BaseOperator, "render_template_fields", recording_render)
     root = logging.getLogger()
     monkeypatch.setattr(root, "level", logging.DEBUG)
     original_describe = exceptions._describe
@@ -55,6 +75,7 @@ def secret_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(exceptions, "_describe", recording_describe)
     yield seen
+    seen.extend(f"{hook!r} {hook._settings!r}" for hook in hooks)
     context = getattr(request.node, "funcargs", {}).get("context")
     ti = context.get("ti") if isinstance(context, dict) else None
     if ti is not None and getattr(ti, "xcom", None):

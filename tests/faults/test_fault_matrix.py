@@ -84,9 +84,9 @@ FAULTS = [
         for code in (332, 336, 337)
     ),
     FaultCase("openreplay-empty-401", ("openreplay",), "empty_401", RemoteAuthError, 401),
-    FaultCase("http-401", ("posteketab", "mobizon"), "http", RemoteAuthError, 401, {"status": 401}),
+    FaultCase("http-401", ALL, "http", RemoteAuthError, 401, {"status": 401}),
     FaultCase("http-403", ALL, "http", RemoteAuthError, 403, {"status": 403}),
-    FaultCase("http-404", ("posteketab", "mobizon"), "http", RemoteTaskNotFound, 404, {"status": 404}),
+    FaultCase("http-404", ALL, "http", RemoteTaskNotFound, 404, {"status": 404}),
 ]
 
 
