@@ -49,7 +49,9 @@ test-airflow2: $(STAMP2)
 
 test: lint typecheck unit test-airflow2
 
+# Benchmarks against the peers (not part of the test suite): prints a table, writes bench/results/latest.json.
 bench: $(STAMP)
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench
 
 clean:
