@@ -21,9 +21,15 @@ async def _probe(mode: str, env: dict[str, str], log: Path) -> dict[str, Any]:
 
 async def measure_imports(workdir: Path, runs: int = settings.IMPORT_RUNS) -> dict[str, Any]:
     """Median over ``runs`` fresh interpreters of each kind (interleaved, after one discarded pair
-    that warms the disk cache)."""
+    that warms the disk cache and writes the bytecode cache).
+
+    Modules load from cached bytecode, as they do in a deployment after the first parse (pip also
+    compiles at install); compiling sources at every import would time the compiler, not the imports.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     env = base_env(workdir / "airflow-home")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "bytecode")
     log = workdir / "imports.log"
     sdk: list[float] = []
     package: list[float] = []
@@ -41,6 +47,7 @@ async def measure_imports(workdir: Path, runs: int = settings.IMPORT_RUNS) -> di
     sdk_ms, package_ms = 1000 * (median(sdk) or 0.0), 1000 * (median(package) or 0.0)
     return {
         "runs": runs,
+        "bytecode": "cached (PYTHONPYCACHEPREFIX), as an installed package runs",
         "modules": modules,
         # The target's figure: in each fresh interpreter, airflow.sdk is imported (and timed) alone, then
         # every public module is timed on top of it. The difference of two separate interpreters' medians

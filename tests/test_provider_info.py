@@ -107,3 +107,17 @@ def test_airflow_cli_lists_the_provider_and_its_hooks(tmp_path):
     for conn_type, hook in HOOKS.items():
         assert conn_type in by_type, sorted(by_type)
         assert by_type[conn_type]["class"] == f"{hook.__module__}.{hook.__name__}"
+
+
+def test_public_modules_import_no_http_client_library():
+    """DAG files import us at every parse: the HTTP libraries load only when a request is made
+    (their import cost is the bulk of ours; bench/ measures the time)."""
+    modules = ", ".join(
+        f"airflow_provider_tasks.{layer}.{service}"
+        for layer in ("hooks", "sensors", "operators", "triggers")
+        for service in ("posteketab", "openreplay", "mobizon")
+        if not (layer == "operators" and service == "mobizon")
+    )
+    code = f"import sys, {modules}; print(sorted({{'requests', 'aiohttp'}} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
 
-import requests
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_tasks import http_client
@@ -36,6 +35,7 @@ from airflow_provider_tasks.states import TaskSnapshot
 
 if TYPE_CHECKING:
     import aiohttp
+    import requests
     from airflow.providers.common.compat.sdk import Connection
 
 __all__ = [
@@ -425,11 +425,16 @@ class RemoteTaskHook(BaseHook):
 
     def _get_session(self) -> requests.Session:
         if self._session is None:
+            # Imported here: DAG files import this package at every parse, and requests costs ~100 ms.
+            import requests
+
             self._session = requests.Session()
             self._session.headers["User-Agent"] = "airflow-provider-tasks"
         return self._session
 
     def _send(self, settings: ConnectionSettings, call: ApiCall) -> ApiResponse:
+        import requests
+
         prepared = self._prepare(settings, call)
         try:
             resp = self._get_session().request(
