@@ -89,14 +89,14 @@ class Poller:
             except Exception as error:  # every due wait learns it; each decides by its own budget
                 results = dict.fromkeys(ids, error)
             self.rounds += 1
-            finished = loop.time()
             for waiter in due:
                 if waiter in self.waiters:
                     result = results.get(waiter.item_id)
                     if result is None:
                         result = RemoteApiError(self.hook.service_name, "no status returned", item_id=waiter.item_id)
                     waiter.results.put_nowait(result)
-                    waiter.next_due = finished + waiter.poll_interval
+                    # Timed from the round's start: a long round must not stretch every wait's interval.
+                    waiter.next_due = now + waiter.poll_interval
 
 
 _pollers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, Poller]] = weakref.WeakKeyDictionary()

@@ -38,6 +38,9 @@ class TaskSnapshot:
     :param raw: the remote object as the service returned it (JSON-serializable).
     :param progress: percent done, when the service reports it (Mobizon).
     :param message: the service's failure details for a failure terminal, if any.
+    :param complete: False when ``raw`` is a list item, short of what the status call returns; the
+        task that resumes from such a terminal snapshot reads the full object once (see
+        :func:`~airflow_provider_tasks.waiting.complete_event`).
     """
 
     service: str
@@ -46,6 +49,7 @@ class TaskSnapshot:
     raw: Mapping[str, Any] = field(default_factory=dict)
     progress: int | None = None
     message: str | None = None
+    complete: bool = True
 
     def describe(self) -> str:
         text = f"{self.service} {self.item_id}: {self.state.value}"

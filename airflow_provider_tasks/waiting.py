@@ -32,6 +32,7 @@ __all__ = [
     "EVENT_STATUSES",
     "FailureBudget",
     "SnapshotLog",
+    "complete_event",
     "error_event",
     "event_from_snapshot",
     "jsonable",
@@ -62,7 +63,7 @@ def event_from_snapshot(snapshot: TaskSnapshot) -> dict[str, Any] | None:
     """The event a snapshot ends the wait with, or ``None`` while it is not terminal."""
     if not snapshot.state.is_terminal:
         return None
-    return {
+    event = {
         "status": "success" if snapshot.state is RemoteState.SUCCEEDED else "failed",
         "service": snapshot.service,
         "id": snapshot.item_id,
@@ -70,6 +71,38 @@ def event_from_snapshot(snapshot: TaskSnapshot) -> dict[str, Any] | None:
         "message": snapshot.message,
         "remote": jsonable(snapshot.raw),
     }
+    if not snapshot.complete:
+        event["partial"] = True
+    return event
+
+
+def complete_event(
+    hook: RemoteTaskHook, event: Any, item_id: str | int, fetch_kwargs: Mapping[str, Any] | None = None
+) -> Any:
+    """Replace a *partial* terminal event (read from a list, e.g. without Post-e-Ketab's ``task_result``)
+    by the event of one full read of the task; any other event is returned as it is.
+
+    The triggers' pollers learn that a task ended from a list endpoint; the one full read then
+    happens in the resumed task, so a round of many finishing tasks is not held up by their
+    details, and large results never travel through the metadata database inside an event.
+    """
+    if not (
+        isinstance(event, Mapping)
+        and event.get("partial") is True
+        and event.get("status") in ("success", "failed")
+        and str(event.get("id")) == str(item_id)
+    ):
+        return event
+    hook.log.info("%s %s ended %s; reading it in full", hook.service_name, item_id, event.get("state"))
+    snapshot = hook.get_snapshot(item_id, **dict(fetch_kwargs or {}))
+    full = event_from_snapshot(snapshot)
+    if full is None:  # the service's list ran ahead of its detail: a retry of the task will see it agree
+        raise RemoteTransientError(
+            hook.service_name,
+            f"the list shows the task {event.get('state')}, but reading it says {snapshot.state.value}",
+            item_id=item_id,
+        )
+    return {**event, **full, "partial": False}
 
 
 def error_event(service: str, item_id: str | int, error: BaseException) -> dict[str, Any]:

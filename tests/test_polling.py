@@ -6,7 +6,11 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+
 from airflow_provider_tasks import http_client, polling
+from airflow_provider_tasks.exceptions import RemoteTaskFailed
+from airflow_provider_tasks.sensors.posteketab import PostEKetabTaskSensor
 from airflow_provider_tasks.simulator import Step
 from airflow_provider_tasks.triggers.mobizon import MobizonTaskTrigger
 from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
@@ -51,14 +55,66 @@ def test_openreplay_waits_of_one_project_share_the_jobs_list(sim):
     assert 2 <= lists <= 8  # one list request per round, a few rounds
 
 
-def test_posteketab_waits_read_the_list_and_the_detail_once_when_finished(sim):
+def test_posteketab_waits_read_the_list_and_the_resumed_task_reads_the_detail_once(sim):
     rows = [{"local_id": 1, "full_name": "A", "province": 1, "city": 2, "message": "ok", "is_success": True}]
+    bad = [{"local_id": 2, "full_name": "B", "province": 1, "city": 2, "message": "bad city", "is_success": False}]
     ids = [sim.posteketab.add_task(steps=[Step(2, seconds=0.8), Step(3)], task_result=rows) for _ in range(30)]
+    failed = sim.posteketab.add_task(steps=[Step(2, seconds=0.8), Step(4)], task_result=bad)
+    triggers = [PostEKetabTaskTrigger(posteketab_task_id=task_id, poll_interval=0.3) for task_id in [*ids, failed]]
+    events = asyncio.run(first_events(triggers))
+    assert [event["status"] for event in events] == ["success"] * 30 + ["failed"]
+    # The list tells the triggers a task ended; its rows stay out of the event (and the metadata DB).
+    assert all(event["partial"] is True and "task_result" not in event["remote"] for event in events)
+    assert sim.count("posteketab", path="task/detail") == 0
+    assert sim.count("posteketab", path="task/list") <= 8
+
+    sensors = [PostEKetabTaskSensor(task_id=f"s{n}", posteketab_task_id=task_id) for n, task_id in enumerate(ids)]
+    assert all(
+        sensor.execute_complete({}, event)["task_result"] == rows
+        for sensor, event in zip(sensors, events, strict=False)
+    )
+    with pytest.raises(RemoteTaskFailed, match="bad city"):
+        PostEKetabTaskSensor(task_id="f", posteketab_task_id=failed).execute_complete({}, events[-1])
+    assert sim.count("posteketab", path="task/detail") == 31  # once per finished task
+
+
+def test_posteketab_list_pages_are_read_only_while_cheaper_than_details(sim):
+    old = [sim.posteketab.add_task(steps=[Step(2, seconds=1.0), Step(3)]) for _ in range(3)]
+    for _ in range(450):  # newer tasks push the three beyond the pages worth reading for three waits
+        sim.posteketab.add_task(steps=[Step(3)])
+    triggers = [PostEKetabTaskTrigger(posteketab_task_id=task_id, poll_interval=0.2) for task_id in old]
+    events = asyncio.run(first_events(triggers))
+    assert all(event["status"] == "success" for event in events)
+    # Round 1: pages 1-3 (no more than the three detail reads they could save), then the details;
+    # later rounds read the three details directly: the tasks cannot move back up the list.
+    assert sim.count("posteketab", path="task/list") == 3
+    assert sim.count("posteketab", path="task/detail") >= 3 * 2
+
+
+def test_posteketab_many_waits_read_every_page_each_round(sim):
+    ids = [sim.posteketab.add_task(steps=[Step(2, seconds=1.0), Step(3)]) for _ in range(350)]
     triggers = [PostEKetabTaskTrigger(posteketab_task_id=task_id, poll_interval=0.3) for task_id in ids]
     events = asyncio.run(first_events(triggers))
-    assert all(event["status"] == "success" and event["remote"]["task_result"] == rows for event in events)
-    assert sim.count("posteketab", path="task/detail") == 30  # once per finished task
-    assert sim.count("posteketab", path="task/list") <= 8
+    assert all(event["status"] == "success" and event["partial"] for event in events)
+    lists = sim.count("posteketab", path="task/list")
+    assert lists % 4 == 0 and 4 <= lists <= 4 * 8  # ceil(350/100) pages per round
+    assert sim.count("posteketab", path="task/detail") == 0
+
+
+def test_posteketab_token_refused_the_list_falls_back_to_details(sim):
+    ids = [sim.posteketab.add_task(steps=[Step(2, polls=2), Step(3)]) for _ in range(3)]
+    sim.add_fault("posteketab", "code", code=337, path="task/list", times=10**6)  # "no permission"
+    triggers = [PostEKetabTaskTrigger(posteketab_task_id=task_id, poll_interval=0.1) for task_id in ids]
+    events = asyncio.run(first_events(triggers))
+    assert all(event["status"] == "success" and "partial" not in event for event in events)
+    assert sim.count("posteketab", path="task/list") == 1  # asked once, then never again
+
+
+def test_posteketab_single_wait_reads_the_detail(sim):
+    task_id = sim.posteketab.add_task(steps=[Step(2, polls=2), Step(3)])
+    events = asyncio.run(first_events([PostEKetabTaskTrigger(posteketab_task_id=task_id, poll_interval=0.05)]))
+    assert events[0]["status"] == "success" and events[0]["remote"]["task_result"]
+    assert sim.count("posteketab", path="task/list") == 0
 
 
 def test_single_wait_reads_its_own_status(sim):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import pendulum
 
@@ -39,6 +41,8 @@ _NOT_FINISHED = 369
 _TIMESTAMPS = ("created_at", "started_at", "ended_at")
 #: Tasks per ``task/list/`` page when the triggers' poller reads many statuses at once.
 POLL_PAGE_SIZE = 100
+#: List pages the poller reads at once (after the first, which tells how many there are).
+POLL_PAGE_CONCURRENCY = 10
 
 
 class PostEKetabHook(RemoteTaskHook):
@@ -69,6 +73,9 @@ class PostEKetabHook(RemoteTaskHook):
 
     def __init__(self, posteketab_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(posteketab_conn_id, **kwargs)
+        #: Waited tasks not on the list pages worth reading (see :meth:`apoll_many`).
+        self._unlisted: set[str] = set()
+        self._list_refused = False
 
     # ------------------------------------------------------------------ wire format
     def _validate_extras(self, extras: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -155,7 +162,7 @@ class PostEKetabHook(RemoteTaskHook):
         task_id = require_text_id("posteketab_task_id", task_id)
         return dict(await self.acall(self._task_entries(task_id)))
 
-    def _list_call(self, page: int, count: int) -> ApiCall:
+    def _list_call(self, page: int, count: int, parse_times: bool = True) -> ApiCall:
         page = require_positive_int("page", page)
         count = require_positive_int("count", count)
 
@@ -164,7 +171,8 @@ class PostEKetabHook(RemoteTaskHook):
             if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
                 raise RemoteApiError(self.service_name, f"task/list returned {entries!r:.200}")
             page_entries: dict[str, Any] = dict(entries)
-            page_entries["list"] = [self._parse_times(dict(item)) for item in entries["list"]]
+            if parse_times:
+                page_entries["list"] = [self._parse_times(dict(item)) for item in items]
             return page_entries
 
         return ApiCall("POST", "task/list/", json_body={"count": count, "page": page}, extract=extract)
@@ -173,9 +181,9 @@ class PostEKetabHook(RemoteTaskHook):
         """Return one page of tasks: ``{"list": [...], "count", "page", "total_count"}``, newest first."""
         return dict(self.call(self._list_call(page, count)))
 
-    async def alist_tasks(self, page: int = 1, count: int = 100) -> dict[str, Any]:
-        """Async counterpart of :meth:`list_tasks`."""
-        return dict(await self.acall(self._list_call(page, count)))
+    async def alist_tasks(self, page: int = 1, count: int = 100, *, parse_times: bool = True) -> dict[str, Any]:
+        """Async counterpart of :meth:`list_tasks` (``parse_times=False`` leaves timestamps as sent)."""
+        return dict(await self.acall(self._list_call(page, count, parse_times)))
 
     def iter_tasks(self, count: int = 100) -> Iterator[dict[str, Any]]:
         """Yield every task of every page (stops at ``total_count`` or at a short/empty page)."""
@@ -194,41 +202,77 @@ class PostEKetabHook(RemoteTaskHook):
     async def apoll_many(
         self, item_ids: Sequence[str | int], **kwargs: Any
     ) -> dict[str | int, TaskSnapshot | BaseException]:
-        """Statuses of many tasks from ``task/list/``; a task's detail (with ``task_result``) is read
-        once, when the list shows it terminal. Pages are read only while that costs fewer requests
-        than reading the tasks still missing one by one."""
-        if len(item_ids) <= 1:
-            return await super().apoll_many(item_ids)
+        """Statuses of many tasks from ``task/list/`` (newest first).
+
+        A task the list shows finished comes back as an incomplete snapshot: the task that resumes
+        from it reads the detail (with ``task_result``) once, so a round is never held up by details.
+        Pages are read only while that costs fewer requests than reading the tasks still missing one
+        by one; those, tasks once found beyond the pages read, and a single wait are read by
+        ``task/detail/``. A token refused the list falls back to details.
+        """
         wanted = {require_text_id("posteketab_task_id", item_id): item_id for item_id in item_ids}
+        listable = [task_id for task_id in wanted if task_id not in self._unlisted]
         listed: dict[str, dict[str, Any]] = {}
-        page, seen = 1, 0
-        while len(listed) < len(wanted) and page <= len(wanted) - len(listed):
-            entries = await self.alist_tasks(page=page, count=POLL_PAGE_SIZE)
-            items = entries["list"]
-            listed.update((str(item.get("id")), item) for item in items if str(item.get("id")) in wanted)
-            seen += len(items)
-            total = entries.get("total_count")
-            if len(items) < POLL_PAGE_SIZE or (isinstance(total, int) and seen >= total):
-                break
-            page += 1
-        results: dict[str | int, TaskSnapshot | BaseException] = {}
-        detail: list[str | int] = []
-        for task_id, item_id in wanted.items():
-            item = listed.get(task_id)
-            if item is None:
-                detail.append(item_id)
-                continue
+        if len(wanted) > 1 and listable and not self._list_refused:
             try:
-                snapshot = self.snapshot(item_id, item)
+                listed = await self._find_in_list(listable)
+            except (RemoteAuthError, RemoteApiError, RemoteTaskNotFound) as error:
+                self.log.warning("%s; reading each task's detail instead of the task list", error)
+                self._list_refused = True
+            else:
+                # Newer tasks only push these further down the list: read them directly from now on.
+                self._unlisted.update(task_id for task_id in listable if task_id not in listed)
+        results: dict[str | int, TaskSnapshot | BaseException] = {}
+        for task_id, item in listed.items():
+            item_id = wanted[task_id]
+            try:
+                snapshot = self.snapshot(item_id, self._parse_times(dict(item)))
             except RemoteError as error:
                 results[item_id] = error
                 continue
-            if snapshot.state.is_terminal:
-                detail.append(item_id)
-            else:
-                results[item_id] = snapshot
-        results.update(await super().apoll_many(detail))
+            results[item_id] = replace(snapshot, complete=False) if snapshot.state.is_terminal else snapshot
+        results.update(await super().apoll_many([wanted[task_id] for task_id in wanted if task_id not in listed]))
+        for item_id, result in results.items():
+            if not isinstance(result, TaskSnapshot) or result.state.is_terminal:
+                self._unlisted.discard(str(item_id))  # its wait ends here
         return results
+
+    async def _find_in_list(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The list items of ``task_ids`` found on the pages worth reading: the first page, then
+        (with ``total_count`` known) the next ones concurrently, a few at a time."""
+        wanted = set(task_ids)
+        found: dict[str, dict[str, Any]] = {}
+        page, last_page = 1, None
+        while len(found) < len(wanted):
+            # A page is worth it while it costs less than one detail request per task still missing.
+            budget = len(wanted) - len(found) - (page - 1)
+            count = 1 if page == 1 else min(budget, POLL_PAGE_CONCURRENCY)
+            if last_page is not None:
+                count = min(count, last_page - page + 1)
+            if count <= 0:
+                break
+            pages = await asyncio.gather(
+                *(
+                    self.alist_tasks(page=number, count=POLL_PAGE_SIZE, parse_times=False)
+                    for number in range(page, page + count)
+                ),
+                return_exceptions=True,
+            )
+            error = next((entries for entries in pages if isinstance(entries, BaseException)), None)
+            if error is not None:
+                raise error
+            ended = False
+            for entries in cast("list[dict[str, Any]]", pages):
+                items = entries["list"]
+                found.update((str(item.get("id")), item) for item in items if str(item.get("id")) in wanted)
+                total = entries.get("total_count")
+                if isinstance(total, int):
+                    last_page = max(1, -(-total // POLL_PAGE_SIZE))
+                ended = ended or len(items) < POLL_PAGE_SIZE
+            if ended:
+                break
+            page += count
+        return found
 
     def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
         state = map_status(self.service_name, item_id, remote.get("task_status"), TASK_STATUS_STATES)

@@ -13,7 +13,7 @@ from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
 from airflow_provider_tasks.validation import default_deferrable
-from airflow_provider_tasks.waiting import WaitTimeout, poll_until_done, resolve_event
+from airflow_provider_tasks.waiting import WaitTimeout, complete_event, poll_until_done, resolve_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -78,7 +78,6 @@ class WaitingOperator(RemoteTaskOperator):
         context: Context,
         first: TaskSnapshot,
         *,
-        fetch_kwargs: dict[str, Any] | None = None,
         trigger_kwargs: dict[str, Any] | None = None,
         owned: bool = False,
     ) -> dict[str, Any]:
@@ -87,6 +86,7 @@ class WaitingOperator(RemoteTaskOperator):
         ``owned`` marks a task this operator created: :meth:`on_wait_timeout` may cancel it.
         """
         item_id = first.item_id
+        fetch_kwargs = self.fetch_kwargs()
         if self.deferrable and not first.state.is_terminal:
             self.log.info("%s %s is %s; deferring", first.service, item_id, first.state.value)
             self.defer(
@@ -97,7 +97,7 @@ class WaitingOperator(RemoteTaskOperator):
                         "poll_interval": self.poll_interval,
                         "end_time": None if self.timeout is None else time.time() + self.timeout,
                         "delay_first_poll": True,
-                        **(fetch_kwargs or {}),
+                        **fetch_kwargs,
                         **(trigger_kwargs or {}),
                     }
                 ),
@@ -121,11 +121,16 @@ class WaitingOperator(RemoteTaskOperator):
     def resolve(self, context: Context, event: Any, item_id: str | int, *, owned: bool = False) -> dict[str, Any]:
         """Validate an event; a timeout calls :meth:`on_wait_timeout` before failing the task."""
         try:
+            event = complete_event(self.hook, event, item_id, self.fetch_kwargs())
             return resolve_event(event, self.hook_class.service_name, item_id)
         except WaitTimeout as timeout:
             if owned:
                 self.on_wait_timeout(context, item_id)
             raise AirflowTaskTimeout(str(timeout)) from None
+
+    def fetch_kwargs(self) -> dict[str, Any]:
+        """Extra keyword arguments of ``hook.get_snapshot`` for the waited task (e.g. OpenReplay's project_key)."""
+        return {}
 
     def on_wait_timeout(self, context: Context, item_id: str | int) -> None:
         """Called when the wait for a task this operator created times out (before the task fails)."""

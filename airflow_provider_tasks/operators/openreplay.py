@@ -183,13 +183,15 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
             final = self.wait(
                 context,
                 self.openreplay_hook.snapshot(job_id, job),
-                fetch_kwargs={"project_key": self._project()},
                 trigger_kwargs={"cancel_on_kill": created},
                 owned=created,
             )
         finally:
             self._owned_job = None
         return self.finish(context, final)
+
+    def fetch_kwargs(self) -> dict[str, Any]:
+        return {"project_key": self._project()}
 
     def waited_id(self, event: Any) -> int:
         # The job was created at run time; only the event still knows which one it was.

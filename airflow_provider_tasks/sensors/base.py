@@ -25,6 +25,7 @@ from airflow_provider_tasks.waiting import (
     FailureBudget,
     SnapshotLog,
     WaitTimeout,
+    complete_event,
     event_from_snapshot,
     resolve_event,
 )
@@ -112,6 +113,7 @@ class RemoteTaskSensor(BaseSensorOperator):
     def _finish(self, event: Any) -> Any:
         """Turn an event into the XCom value or the error, applying soft_fail the same in every mode."""
         try:
+            event = complete_event(self.hook, event, self.item_id, self.fetch_kwargs())
             return resolve_event(event, self.hook_class.service_name, self.item_id)
         except WaitTimeout as timeout:
             if self.soft_fail:
