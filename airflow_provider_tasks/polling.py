@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import weakref
 from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -29,15 +30,24 @@ PollResult = "TaskSnapshot | BaseException"
 
 @dataclass(eq=False)
 class Waiter:
-    """One wait's membership in a poller."""
+    """One wait's membership in a poller.
+
+    A wait is polled only while it is listening (awaiting :meth:`next`): a wait that took its last
+    result and is about to end is not read again before it leaves.
+    """
 
     item_id: str | int
     poll_interval: float
     next_due: float
     results: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    listening: bool = False
+    poller: Poller | None = None
 
     async def next(self) -> Any:
         """The next poll's result for this wait: a TaskSnapshot or an exception instance."""
+        self.listening = True
+        if self.poller is not None:
+            self.poller.listen(self)
         return await self.results.get()
 
 
@@ -51,9 +61,11 @@ class Poller:
         self.waiters: set[Waiter] = set()
         self.rounds = 0
         self._wake = asyncio.Event()
+        self._sleep_until = -math.inf  # while a round runs the loop looks again anyway
         self._task: asyncio.Task[None] | None = None
 
     def join(self, waiter: Waiter) -> None:
+        waiter.poller = self
         self.waiters.add(waiter)
         self._wake.set()
         if self._task is None:
@@ -72,16 +84,24 @@ class Poller:
         await self.hook.aclose()
         return True
 
+    def listen(self, waiter: Waiter) -> None:
+        """``waiter`` awaits its next result: wake the poller if it sleeps past the waiter's due time."""
+        if waiter.next_due < self._sleep_until:
+            self._wake.set()
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while self.waiters:
             now = loop.time()
-            due = [waiter for waiter in self.waiters if waiter.next_due <= now]
+            listening = [waiter for waiter in self.waiters if waiter.listening]
+            due = [waiter for waiter in listening if waiter.next_due <= now]
             if not due:
                 self._wake.clear()
-                pause = min(waiter.next_due for waiter in self.waiters) - now
+                self._sleep_until = min((waiter.next_due for waiter in listening), default=math.inf)
+                pause = None if self._sleep_until == math.inf else self._sleep_until - now
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), pause)
+                self._sleep_until = -math.inf
                 continue
             ids = list(dict.fromkeys(waiter.item_id for waiter in due))  # identical waits read once
             try:
@@ -94,6 +114,7 @@ class Poller:
                     result = results.get(waiter.item_id)
                     if result is None:
                         result = RemoteApiError(self.hook.service_name, "no status returned", item_id=waiter.item_id)
+                    waiter.listening = False  # until it comes back for more (its await has not resumed yet)
                     waiter.results.put_nowait(result)
                     # Timed from the round's start: a long round must not stretch every wait's interval.
                     waiter.next_due = now + waiter.poll_interval
