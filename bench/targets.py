@@ -104,8 +104,8 @@ def _posteketab_requests(runs: _Runs) -> Iterator[Target]:
             ratio_to_best_peer=_ratio(figure, peer),
             note=(
                 f"bound ceil(listed/{settings.POSTEKETAB_PAGE_SIZE})+1; steady {steady}, while tasks finish "
-                f"{finishing}; detail requests {finish.get('detail_requests')} for "
-                f"{finish.get('finished_tasks')} finished tasks"
+                f"{finishing}; detail requests in the triggerer {finish.get('detail_requests')} for "
+                f"{finish.get('finished_tasks')} finished tasks (each resumed task reads its detail once)"
             ),
         )
 

@@ -205,3 +205,46 @@ def test_bad_connections_are_refused_before_any_request(sim, monkeypatch, extra,
     with pytest.raises(ValueError, match=match):
         PostEKetabHook("pk_broken").get_task("x")
     assert sim.count() == 0
+
+
+def _rows(count):
+    return [
+        {"local_id": n, "full_name": "زهرا احمدی", "province": 8, "city": 1, "message": "ok", "is_success": n % 7 != 0}
+        for n in range(count)
+    ]
+
+
+def test_stream_task_reads_big_results_row_by_row_from_a_temporary_file(sim):
+    rows = _rows(20_000)  # some 2 MB: beyond what the spool keeps in memory
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=rows)
+    with PostEKetabHook().stream_task(task_id) as task:
+        streamed = task["task_result"]
+        assert task["task_status"] == 3 and isinstance(task["ended_at"], pendulum.DateTime)
+        assert len(streamed) == 20_000
+        assert list(streamed) == rows and list(streamed) == rows  # each pass reads the file again
+    with pytest.raises(ValueError):  # closed with the block
+        list(streamed)
+
+
+@pytest.mark.parametrize("kind", ["truncated_json", "html", "drop"])
+def test_stream_task_retries_bodies_that_break_off(sim, kind):
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=_rows(3000))
+    sim.add_fault("posteketab", kind, times=2)
+    with PostEKetabHook().stream_task(task_id) as task:
+        assert len(task["task_result"]) == 3000
+    assert sim.count("posteketab") == 3
+
+
+def test_stream_task_errors_name_the_service_code(sim):
+    with pytest.raises(RemoteTaskNotFound) as info, PostEKetabHook().stream_task("no-such-task"):
+        pass
+    assert info.value.code == 362
+
+
+def test_snapshot_without_rows_keeps_them_out_but_quotes_failures(sim):
+    rows = [{**row, "message": f"bad city {row['local_id'] % 9}", "is_success": False} for row in _rows(5000)]
+    task_id = sim.posteketab.add_task(steps=[Step(4)], task_result=rows)
+    snapshot = PostEKetabHook().get_snapshot(task_id, rows=False)
+    assert snapshot.state.value == "failed" and "task_result" not in snapshot.raw
+    assert snapshot.message is not None and snapshot.message.startswith("bad city 0; bad city 1;")
+    assert "(and 2220 more row(s) with other messages)" in snapshot.message  # 5 of 9 messages quoted

@@ -139,3 +139,23 @@ def test_list_tasks_filters_every_page(sim, context):
 def test_list_filters_are_checked(bad):
     with pytest.raises(ValueError, match="posteketab_task_type"):
         PostEKetabListTasksOperator(task_id="ls", posteketab_task_type=bad)
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_output_path_streams_a_big_result_in_every_mode(sim, context, tmp_path, deferrable):
+    rows = [
+        {"local_id": n, "full_name": "علی رضایی", "province": 8, "city": 1, "message": "ok", "is_success": n % 10 != 0}
+        for n in range(30_000)  # some 3 MB of JSON: spooled to disk, never parsed whole
+    ]
+    task_id = sim.posteketab.add_task(steps=[Step(2, polls=2), Step(3)], task_result=rows)
+    target = tmp_path / "rows.jsonl"
+    operator = op(task_id, output_path=f"file://{target}", deferrable=deferrable)
+    try:
+        result = operator.execute(context)
+    except TaskDeferred as deferred:
+        event = run_trigger(deferred.trigger)
+        assert "task_result" not in event["remote"]  # the rows never travel inside the event
+        result = operator.execute_complete(context, event, **deferred.kwargs)
+    assert result == {"path": f"file://{target}", "rows": 30_000, "failed_rows": 3_000}
+    with target.open(encoding="utf-8") as lines:
+        assert [json.loads(line) for line in lines] == rows

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import IO, TYPE_CHECKING, Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_tasks import http_client
+from airflow_provider_tasks import http_client, json_stream
 from airflow_provider_tasks._compat import expose_connection_form
 from airflow_provider_tasks.connection_forms import CONNECTION_TYPES, DEFAULT_TIMEOUT
 from airflow_provider_tasks.exceptions import (
@@ -55,6 +56,10 @@ DEFAULT_RETRY_DELAY = 1.0
 DEFAULT_RETRY_LIMIT = 5
 #: Requests one poll round may have in flight at once when it reads tasks one by one.
 POLL_CONCURRENCY = 50
+#: A spooled body (see ``ApiCall.stream_array``) stays in memory up to this size, then goes to disk.
+SPOOL_MEMORY_BYTES = 1 << 20
+SPOOL_CHUNK_BYTES = 1 << 16
+SPOOL_HEAD_BYTES = 4096
 
 
 def _identity(payload: Any) -> Any:
@@ -72,6 +77,9 @@ class ApiCall:
     :param json_body: a JSON body.
     :param form: a form-encoded body.
     :param extract: maps the payload returned by ``_decode`` to the method's result.
+    :param stream_array: keys leading to an array of the JSON body that may be too big for memory:
+        the blocking transport spools the body to a temporary file and the decoded body holds a
+        :class:`~airflow_provider_tasks.json_stream.StreamedArray` there (which the caller closes).
     """
 
     method: str
@@ -81,6 +89,7 @@ class ApiCall:
     json_body: Any = None
     form: Mapping[str, str] | None = None
     extract: Callable[[Any], Any] = _identity
+    stream_array: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,11 +106,20 @@ class PreparedRequest:
 
 @dataclass(frozen=True)
 class ApiResponse:
-    """The raw answer, identical for the sync and the async transport."""
+    """The raw answer, identical for the sync and the async transport.
+
+    ``spool``, for a call with ``stream_array``, is the whole body in a temporary file; ``body`` then
+    holds only its first bytes (enough for error messages).
+    """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    spool: IO[bytes] | None = None
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -331,6 +349,8 @@ class RemoteTaskHook(BaseHook):
         """Decode a JSON body; a proxy page or a cut-off body is a transport error (retried), except
         under a 4xx status, which says what went wrong by itself."""
         try:
+            if response.spool is not None and call.stream_array:
+                return json_stream.load(response.spool, call.stream_array)
             return json.loads(response.body)
         except (ValueError, UnicodeDecodeError):
             # A refusal is still a refusal when a proxy words it in HTML: the status decides.
@@ -446,10 +466,30 @@ class RemoteTaskHook(BaseHook):
                 data=dict(prepared.form) if prepared.form is not None else None,
                 timeout=settings.timeout,
                 allow_redirects=False,
+                stream=call.stream_array is not None,
             )
-            return ApiResponse(resp.status_code, dict(resp.headers), resp.content)
+            if call.stream_array is None:
+                return ApiResponse(resp.status_code, dict(resp.headers), resp.content)
+            with resp:
+                spool = self._spool(resp)
+            head = spool.read(SPOOL_HEAD_BYTES)  # what error messages quote
+            spool.seek(0)
+            return ApiResponse(resp.status_code, dict(resp.headers), head, spool)
         except requests.RequestException as error:
             raise self._transport_error(call, error) from None
+
+    @staticmethod
+    def _spool(resp: requests.Response) -> IO[bytes]:
+        # Small bodies stay in memory; a big one goes to disk chunk by chunk, never whole in memory.
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 (the caller closes it)
+        try:
+            for chunk in resp.iter_content(chunk_size=SPOOL_CHUNK_BYTES):
+                spool.write(chunk)
+            spool.seek(0)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
 
     def call(self, call: ApiCall) -> Any:
         """Run ``call`` with retries and return its extracted result (blocking)."""
@@ -457,7 +497,12 @@ class RemoteTaskHook(BaseHook):
         tries = [0, 0]
         while True:
             try:
-                return call.extract(self._decode(call, self._send(settings, call)))
+                response = self._send(settings, call)
+                try:
+                    return call.extract(self._decode(call, response))
+                except BaseException:
+                    response.close()
+                    raise
             except RemoteError as error:
                 settings, delay = self._recover(call, error, tries, settings)
                 time.sleep(delay)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, cast
@@ -23,6 +24,7 @@ from airflow_provider_tasks.hooks.base import (
     PreparedRequest,
     RemoteTaskHook,
 )
+from airflow_provider_tasks.json_stream import StreamedArray
 from airflow_provider_tasks.states import RemoteState, TaskSnapshot, map_status
 from airflow_provider_tasks.validation import require_positive_int, require_text_id
 
@@ -41,8 +43,32 @@ _NOT_FINISHED = 369
 _TIMESTAMPS = ("created_at", "started_at", "ended_at")
 #: Tasks per ``task/list/`` page when the triggers' poller reads many statuses at once.
 POLL_PAGE_SIZE = 100
+#: Distinct row messages a failed task's error quotes at most.
+_QUOTED_MESSAGES = 5
 #: List pages the poller reads at once (after the first, which tells how many there are).
 POLL_PAGE_CONCURRENCY = 10
+
+
+def _failure_message(rows: Any) -> str | None:
+    """The first few distinct messages of a failed task's rows (and how many rows said something else)."""
+    quoted: dict[str, None] = {}
+    others = 0
+    for row in rows if isinstance(rows, list | StreamedArray) else ():
+        text = row.get("message") if isinstance(row, dict) else None
+        if not text or str(text) in quoted:
+            continue
+        if len(quoted) < _QUOTED_MESSAGES:
+            quoted[str(text)] = None
+        else:
+            others += 1
+    if not quoted:
+        return None
+    return "; ".join(quoted) + (f" (and {others} more row(s) with other messages)" if others else "")
+
+
+def _without_rows(snapshot: TaskSnapshot) -> TaskSnapshot:
+    raw = {key: value for key, value in snapshot.raw.items() if key != "task_result"}
+    return replace(snapshot, raw=raw, complete=False)
 
 
 class PostEKetabHook(RemoteTaskHook):
@@ -139,13 +165,20 @@ class PostEKetabHook(RemoteTaskHook):
     def settings_timezone(self) -> str:
         return str((self._settings.extras if self._settings else {}).get("timezone") or "Asia/Tehran")
 
-    def _task_entries(self, task_id: str) -> ApiCall:
+    def _task_entries(self, task_id: str, stream_rows: bool = False) -> ApiCall:
         def extract(entries: Any) -> dict[str, Any]:
             if not isinstance(entries, dict):
-                raise RemoteApiError(self.service_name, f"task/detail returned {entries!r}", item_id=task_id)
+                raise RemoteApiError(self.service_name, f"task/detail returned {entries!r:.200}", item_id=task_id)
             return self._parse_times(dict(entries))
 
-        return ApiCall("POST", "task/detail/", item_id=task_id, json_body={"task_id": task_id}, extract=extract)
+        return ApiCall(
+            "POST",
+            "task/detail/",
+            item_id=task_id,
+            json_body={"task_id": task_id},
+            extract=extract,
+            stream_array=("entries", "task_result") if stream_rows else None,
+        )
 
     # ------------------------------------------------------------------ public API
     def get_task(self, task_id: str) -> dict[str, Any]:
@@ -156,6 +189,21 @@ class PostEKetabHook(RemoteTaskHook):
         """
         task_id = require_text_id("posteketab_task_id", task_id)
         return dict(self.call(self._task_entries(task_id)))
+
+    @contextlib.contextmanager
+    def stream_task(self, task_id: str) -> Iterator[dict[str, Any]]:
+        """Like :meth:`get_task`, for results too big for memory: inside the ``with`` block,
+        ``task_result`` is an iterable that reads the rows one at a time from a temporary file
+        (``len()`` gives their number). The body is checked whole before the block starts.
+        """
+        task_id = require_text_id("posteketab_task_id", task_id)
+        task = dict(self.call(self._task_entries(task_id, stream_rows=True)))
+        try:
+            yield task
+        finally:
+            rows = task.get("task_result")
+            if isinstance(rows, StreamedArray):
+                rows.close()
 
     async def aget_task(self, task_id: str) -> dict[str, Any]:
         """Async counterpart of :meth:`get_task`."""
@@ -204,8 +252,9 @@ class PostEKetabHook(RemoteTaskHook):
     ) -> dict[str | int, TaskSnapshot | BaseException]:
         """Statuses of many tasks from ``task/list/`` (newest first).
 
-        A task the list shows finished comes back as an incomplete snapshot: the task that resumes
-        from it reads the detail (with ``task_result``) once, so a round is never held up by details.
+        A finished task comes back as an incomplete snapshot, without ``task_result``: the task that
+        resumes from it reads the detail once, so a round is never held up by details and a big
+        result never travels through the metadata database inside a trigger event.
         Pages are read only while that costs fewer requests than reading the tasks still missing one
         by one; those, tasks once found beyond the pages read, and a single wait are read by
         ``task/detail/``. A token refused the list falls back to details.
@@ -230,9 +279,11 @@ class PostEKetabHook(RemoteTaskHook):
             except RemoteError as error:
                 results[item_id] = error
                 continue
-            results[item_id] = replace(snapshot, complete=False) if snapshot.state.is_terminal else snapshot
+            results[item_id] = snapshot
         results.update(await super().apoll_many([wanted[task_id] for task_id in wanted if task_id not in listed]))
         for item_id, result in results.items():
+            if isinstance(result, TaskSnapshot) and result.state.is_terminal:
+                results[item_id] = _without_rows(result)
             if not isinstance(result, TaskSnapshot) or result.state.is_terminal:
                 self._unlisted.discard(str(item_id))  # its wait ends here
         return results
@@ -276,19 +327,23 @@ class PostEKetabHook(RemoteTaskHook):
 
     def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
         state = map_status(self.service_name, item_id, remote.get("task_status"), TASK_STATUS_STATES)
-        message = None
-        if state is RemoteState.FAILED:
-            failed = [row for row in remote.get("task_result") or [] if isinstance(row, dict)]
-            message = "; ".join(str(row.get("message")) for row in failed if row.get("message")) or None
+        message = _failure_message(remote.get("task_result")) if state is RemoteState.FAILED else None
         return TaskSnapshot(self.service_name, str(item_id), state, remote, message=message)
 
     def _not_finished(self, task_id: str) -> TaskSnapshot:
         # 369 "task not finished" is documented without saying which call returns it: read it as running.
         return TaskSnapshot(self.service_name, task_id, RemoteState.RUNNING, {"id": task_id})
 
-    def get_snapshot(self, item_id: str | int, **kwargs: Any) -> TaskSnapshot:
+    def get_snapshot(self, item_id: str | int, rows: bool = True, **kwargs: Any) -> TaskSnapshot:
+        """Read the task's detail; with ``rows=False`` its ``task_result`` is read as a stream (for the
+        failure message) and left out of the snapshot, so that a big result never sits in memory."""
         try:
-            return self.snapshot(item_id, self.get_task(str(item_id)))
+            if rows:
+                return self.snapshot(item_id, self.get_task(str(item_id)))
+            with self.stream_task(str(item_id)) as task:
+                snapshot = self.snapshot(item_id, task)
+            task.pop("task_result", None)
+            return replace(snapshot, raw=task)
         except RemoteApiError as error:
             if error.code == _NOT_FINISHED:
                 return self._not_finished(str(item_id))

@@ -83,7 +83,8 @@ class WaitingOperator(RemoteTaskOperator):
     ) -> dict[str, Any]:
         """Wait until ``first``'s task is terminal; return the final remote object (or defer).
 
-        ``owned`` marks a task this operator created: :meth:`on_wait_timeout` may cancel it.
+        ``trigger_kwargs`` are the trigger's own keyword arguments beyond id, connection, interval and
+        deadline. ``owned`` marks a task this operator created: :meth:`on_wait_timeout` may cancel it.
         """
         item_id = first.item_id
         fetch_kwargs = self.fetch_kwargs()
@@ -97,7 +98,6 @@ class WaitingOperator(RemoteTaskOperator):
                         "poll_interval": self.poll_interval,
                         "end_time": None if self.timeout is None else time.time() + self.timeout,
                         "delay_first_poll": True,
-                        **fetch_kwargs,
                         **(trigger_kwargs or {}),
                     }
                 ),

@@ -183,7 +183,7 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
             final = self.wait(
                 context,
                 self.openreplay_hook.snapshot(job_id, job),
-                trigger_kwargs={"cancel_on_kill": created},
+                trigger_kwargs={"project_key": self._project(), "cancel_on_kill": created},
                 owned=created,
             )
         finally:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_tasks.exceptions import RemoteApiError, RemoteTaskFailed
 from airflow_provider_tasks.hooks.posteketab import PostEKetabHook
+from airflow_provider_tasks.json_stream import StreamedArray
 from airflow_provider_tasks.links import PostEKetabTaskLink
 from airflow_provider_tasks.operators.base import RemoteTaskOperator, WaitingOperator
 from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
@@ -101,7 +102,7 @@ class PostEKetabTaskResultOperator(WaitingOperator):
             raise ValueError(f"output_path must be a storage URL or None, got {self.output_path!r}")
         hook = self.hook
         self.push_link(context, task_id)
-        snapshot = hook.get_snapshot(task_id)
+        snapshot = hook.get_snapshot(task_id, **self.fetch_kwargs())
         if not snapshot.state.is_terminal and not self.wait_for_completion:
             raise RemoteApiError(
                 hook.service_name,
@@ -111,19 +112,26 @@ class PostEKetabTaskResultOperator(WaitingOperator):
             )
         return self.finish(context, self.wait(context, snapshot))
 
+    def fetch_kwargs(self) -> dict[str, Any]:
+        # With output_path the status reads leave the rows out; finish() streams them to the file.
+        return {"rows": False} if self.output_path else {}
+
     def finish(self, context: Context, remote: dict[str, Any]) -> Any:
         task_id = require_text_id("posteketab_task_id", self.posteketab_task_id)
-        if remote.get("task_result") is None:
-            # A task seen only through code 369 ("not finished") carries no rows: read them now.
-            remote = cast("PostEKetabHook", self.hook).get_task(task_id)
-        rows = remote.get("task_result") or []
-        if not isinstance(rows, list):
-            raise RemoteApiError(self.hook.service_name, f"task_result is not a list: {rows!r}", item_id=task_id)
-        bad = failed_rows(rows)
-        self.log.info("Post-e-Ketab task %s: %d row(s), %d failed", task_id, len(rows), len(bad))
-        result: Any = jsonable(rows)
+        hook = cast("PostEKetabHook", self.hook)
         if self.output_path:
-            result = {"path": self._write_rows(rows), "rows": len(rows), "failed_rows": len(bad)}
+            with hook.stream_task(task_id) as task:
+                rows = self._rows_of(task)
+                path, bad = self._write_rows(rows)
+                result: Any = {"path": path, "rows": len(rows), "failed_rows": len(bad)}
+        else:
+            if remote.get("task_result") is None:
+                # A task seen only through code 369 ("not finished") carries no rows: read them now.
+                remote = hook.get_task(task_id)
+            rows = self._rows_of(remote)
+            bad = failed_rows(rows)
+            result = jsonable(rows)
+        self.log.info("Post-e-Ketab task %s: %d row(s), %d failed", task_id, len(rows), len(bad))
         if bad and self.fail_on_row_errors:
             listed = "; ".join(_describe_row(row) for row in bad[:_MAX_LISTED_ROWS])
             more = f" (and {len(bad) - _MAX_LISTED_ROWS} more)" if len(bad) > _MAX_LISTED_ROWS else ""
@@ -136,18 +144,34 @@ class PostEKetabTaskResultOperator(WaitingOperator):
             )
         return result
 
-    def _write_rows(self, rows: list[Any]) -> str:
+    def _rows_of(self, task: dict[str, Any]) -> list[Any] | StreamedArray:
+        rows = task.get("task_result")
+        if rows is None:
+            return []
+        if not isinstance(rows, list | StreamedArray):
+            raise RemoteApiError(
+                self.hook.service_name, f"task_result is not a list: {rows!r:.200}", item_id=self.posteketab_task_id
+            )
+        return rows
+
+    def _write_rows(self, rows: Iterable[Any]) -> tuple[str, list[dict[str, Any]]]:
+        """Write the rows as JSON Lines, one at a time; return the path and the failed rows."""
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
         path = ObjectStoragePath(str(self.output_path))
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
+        bad: list[dict[str, Any]] = []
+        written = 0
         with path.open("w", encoding="utf-8") as handle:  # type: ignore[no-untyped-call]
             for row in rows:
-                handle.write(json.dumps(jsonable(row), ensure_ascii=False))
+                handle.write(json.dumps(row, ensure_ascii=False))
                 handle.write("\n")
-        self.log.info("Wrote %d row(s) to %s", len(rows), path)
-        return str(path)
+                written += 1
+                if _row_failed(row):
+                    bad.append(row)
+        self.log.info("Wrote %d row(s) to %s", written, path)
+        return str(path), bad
 
 
 def _int_filter(name: str, value: Any) -> frozenset[int] | None:
