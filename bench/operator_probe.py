@@ -16,29 +16,14 @@ from typing import Any
 from bench.memory import current_rss_bytes, peak_rss_bytes, reset_peak
 from bench.protocol import emit
 
-__all__ = ["FakeTaskInstance", "main"]
-
-
-class FakeTaskInstance:
-    """The few TaskInstance methods the operator calls (as in the tests' ``FakeTaskInstance``)."""
-
-    dag_id = "bench"
-    task_id = "task_result"
-    run_id = "bench_run"
-    map_index = -1
-    max_tries = 0
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        self.xcom[key] = value
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str]) -> int:
     task_id = argv[0]
     output = argv[1] if len(argv) > 1 else None
     from airflow_provider_tasks.operators.posteketab import PostEKetabTaskResultOperator
+    from airflow_provider_tasks.simulator.task_context import FakeTaskInstance
 
     operator = PostEKetabTaskResultOperator(
         task_id="task_result", posteketab_task_id=task_id, deferrable=False, output_path=output

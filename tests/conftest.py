@@ -15,6 +15,8 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 pytest_plugins = ["airflow_provider_tasks.simulator.pytest_plugin", "_secret_guard"]
 
+from airflow_provider_tasks.simulator.task_context import FakeTaskInstance  # noqa: E402 (after AIRFLOW_HOME)
+
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,30 +32,6 @@ def sim(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     for name, value in simulator.env().items():
         monkeypatch.setenv(name, value)
     return simulator
-
-
-class FakeTaskInstance:
-    """The few TaskInstance methods our operators and sensors call, recording what they push.
-
-    Airflow 2.11's reschedule mode reads the identity attributes below and looks the first try's start
-    date up in the metadata DB instead of calling ``get_first_reschedule_date`` (see ``context``).
-    """
-
-    dag_id = "test_dag"
-    task_id = "test_task"
-    run_id = "test_run"
-    map_index = -1
-    max_tries = 0
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-        self.first_reschedule_date: Any = None
-
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        self.xcom[key] = value
-
-    def get_first_reschedule_date(self, context: Any) -> Any:
-        return self.first_reschedule_date
 
 
 @pytest.fixture

@@ -91,15 +91,12 @@ class WaitingOperator(RemoteTaskOperator):
         if self.deferrable and not first.state.is_terminal:
             self.log.info("%s %s is %s; deferring", first.service, item_id, first.state.value)
             self.defer(
-                trigger=self.trigger_class(  # type: ignore[call-arg]
-                    **{
-                        self.trigger_class.id_kwarg: item_id,
-                        self.hook_class.conn_name_attr: self.conn_id,
-                        "poll_interval": self.poll_interval,
-                        "end_time": None if self.timeout is None else time.time() + self.timeout,
-                        "delay_first_poll": True,
-                        **(trigger_kwargs or {}),
-                    }
+                trigger=self.trigger_class.for_wait(
+                    item_id,
+                    self.conn_id,
+                    poll_interval=self.poll_interval,
+                    end_time=None if self.timeout is None else time.time() + self.timeout,
+                    **(trigger_kwargs or {}),
                 ),
                 method_name="execute_complete",
                 kwargs={"item_id": item_id, "owned": owned},

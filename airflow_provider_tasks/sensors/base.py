@@ -156,16 +156,13 @@ class RemoteTaskSensor(BaseSensorOperator):
             return first.xcom_value
         self.log.info("%s %s not finished; deferring", self.hook_class.service_name, item_id)
         self.defer(
-            trigger=self.trigger_class(  # type: ignore[call-arg]
-                **{
-                    self.trigger_class.id_kwarg: item_id,
-                    self.hook_class.conn_name_attr: self.conn_id,
-                    "poll_interval": float(self.poke_interval),
-                    "end_time": time.time() + float(self.timeout),
-                    "max_consecutive_failures": self.max_consecutive_failures,
-                    "delay_first_poll": True,
-                    **self.trigger_kwargs(),
-                }
+            trigger=self.trigger_class.for_wait(
+                item_id,
+                self.conn_id,
+                poll_interval=float(self.poke_interval),
+                end_time=time.time() + float(self.timeout),
+                max_consecutive_failures=self.max_consecutive_failures,
+                **self.trigger_kwargs(),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout)),

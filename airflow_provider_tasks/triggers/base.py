@@ -65,6 +65,23 @@ class RemoteTaskTrigger(BaseTrigger):
         self.max_consecutive_failures = max_consecutive_failures
         self.delay_first_poll = delay_first_poll
 
+    @classmethod
+    def for_wait(
+        cls, item_id: str | int, conn_id: str, *, poll_interval: float, end_time: float | None, **kwargs: Any
+    ) -> RemoteTaskTrigger:
+        """The trigger a sensor or waiting operator defers to. Its first poll waits one interval: the
+        deferring task has just read the status."""
+        return cls(  # type: ignore[call-arg]
+            **{
+                cls.id_kwarg: item_id,
+                cls.hook_class.conn_name_attr: conn_id,
+                "poll_interval": poll_interval,
+                "end_time": end_time,
+                "delay_first_poll": True,
+                **kwargs,
+            }
+        )
+
     # ------------------------------------------------------------------ per-service parts
     def fetch_kwargs(self) -> dict[str, Any]:
         """Extra keyword arguments of ``hook.aget_snapshot`` (e.g. OpenReplay's project_key)."""

@@ -1,0 +1,33 @@
+"""A stand-in for the TaskInstance of an Airflow task context, to run operators and sensors directly
+(in unit tests or benchmarks) without a metadata database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["FakeTaskInstance"]
+
+
+class FakeTaskInstance:
+    """The few TaskInstance methods our operators and sensors call, recording what they push.
+
+    Use it as ``{"ti": FakeTaskInstance()}``. Airflow 2.11's reschedule mode reads the identity
+    attributes below (and looks the first try's start date up in the metadata DB instead of calling
+    ``get_first_reschedule_date``).
+    """
+
+    dag_id = "test_dag"
+    task_id = "test_task"
+    run_id = "test_run"
+    map_index = -1
+    max_tries = 0
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+        self.first_reschedule_date: Any = None
+
+    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
+        self.xcom[key] = value
+
+    def get_first_reschedule_date(self, context: Any) -> Any:
+        return self.first_reschedule_date
