@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _helpers import run_trigger
+from _helpers import run_to_end, run_trigger
 
 from airflow_provider_tasks.exceptions import RemoteApiError, RemoteTaskFailed
 from airflow_provider_tasks.operators.posteketab import PostEKetabListTasksOperator, PostEKetabTaskResultOperator
@@ -66,10 +66,7 @@ def test_status_4_is_remote_task_failed(sim, context, deferrable):
     task_id = sim.posteketab.add_task(steps=[Step(2, polls=1), Step(4)], task_result=ROWS)
     operator = op(task_id, deferrable=deferrable)
     with pytest.raises(RemoteTaskFailed):
-        try:
-            operator.execute(context)
-        except TaskDeferred as deferred:
-            operator.execute_complete(context, run_trigger(deferred.trigger), **deferred.kwargs)
+        run_to_end(operator, context)
 
 
 def test_fail_on_row_errors_lists_the_failed_rows(sim, context):

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from _helpers import run_trigger
+from _helpers import drive_sensor, run_trigger
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_tasks.exceptions import RemoteTaskFailed, RemoteTaskNotFound
@@ -18,9 +18,9 @@ from airflow_provider_tasks.sensors.posteketab import PostEKetabTaskSensor
 from airflow_provider_tasks.simulator import Step
 
 try:
-    from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
+    from airflow.sdk.exceptions import TaskDeferred
 except ImportError:  # Airflow 2.11
-    from airflow.exceptions import AirflowRescheduleException, TaskDeferred
+    from airflow.exceptions import TaskDeferred
 
 
 @dataclass
@@ -83,24 +83,12 @@ def make(case: Case, item_id: Any, **kwargs: Any) -> Any:
 
 def run(sensor: Any, mode: str, context: dict[str, Any]) -> Any:
     """Drive a sensor like Airflow does in ``mode`` and return its XCom value (or raise)."""
-    if mode == "deferrable":
-        sensor.deferrable = True
-        try:
-            return sensor.execute(context)
-        except TaskDeferred as deferred:
-            assert deferred.method_name == "execute_complete"
-            assert deferred.timeout == timedelta(seconds=sensor.timeout)
-            event = run_trigger(deferred.trigger)
-            return getattr(sensor, deferred.method_name)(context, event)
-    if mode == "reschedule":
-        sensor.mode = "reschedule"
-        for _ in range(50):
-            try:
-                return sensor.execute(context)
-            except AirflowRescheduleException:
-                continue
-        raise AssertionError("never finished")
-    return sensor.execute(context)
+
+    def check_deferral(deferred: Any) -> None:
+        assert deferred.method_name == "execute_complete"
+        assert deferred.timeout == timedelta(seconds=sensor.timeout)
+
+    return drive_sensor(sensor, context, mode, on_defer=check_deferral, tries=50)
 
 
 MODES = ["poke", "reschedule", "deferrable"]

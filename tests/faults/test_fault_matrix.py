@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from _helpers import run_trigger
+from _helpers import drive_sensor, run_to_end
 
 from airflow_provider_tasks.exceptions import (
     RemoteApiError,
@@ -36,11 +36,6 @@ from airflow_provider_tasks.sensors.mobizon import MobizonTaskSensor
 from airflow_provider_tasks.sensors.openreplay import OpenReplayJobSensor
 from airflow_provider_tasks.sensors.posteketab import PostEKetabTaskSensor
 from airflow_provider_tasks.simulator import Step
-
-try:
-    from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
-except ImportError:  # Airflow 2.11
-    from airflow.exceptions import AirflowRescheduleException, TaskDeferred
 
 SURVIVE = "survive"
 
@@ -112,22 +107,10 @@ def sensor_target(service: str, mode: str) -> Target:
         else:
             item = sim.mobizon.add_task(steps=[Step(1, polls=1, progress=50), Step(2, progress=100)])
             sensor = MobizonTaskSensor(task_id="s", mobizon_task_id=item, poke_interval=1)
-        if mode == "deferrable":
-            sensor.deferrable = True
-            try:
-                return sensor.execute(context)
-            except TaskDeferred as deferred:
-                inject()  # the fault hits the trigger, not the check before deferring
-                return sensor.execute_complete(context, run_trigger(deferred.trigger, timeout=60))
+        if mode == "deferrable":  # the fault hits the trigger, not the check before deferring
+            return drive_sensor(sensor, context, mode, on_defer=lambda deferred: inject())
         inject()
-        if mode == "reschedule":
-            sensor.mode = "reschedule"
-            for _ in range(60):
-                try:
-                    return sensor.execute(context)
-                except AirflowRescheduleException:
-                    continue
-        return sensor.execute(context)
+        return drive_sensor(sensor, context, mode)
 
     def check(sim: Any, result: Any) -> None:
         assert result[{"posteketab": "task_status", "openreplay": "status", "mobizon": "status"}[service]] in (
@@ -150,11 +133,7 @@ def _posteketab_result(deferrable: bool) -> Target:
         if not deferrable:
             inject()
             return operator.execute(context)
-        try:
-            return operator.execute(context)
-        except TaskDeferred as deferred:
-            inject()
-            return operator.execute_complete(context, run_trigger(deferred.trigger, timeout=60), **deferred.kwargs)
+        return run_to_end(operator, context, on_defer=lambda deferred: inject())
 
     return Target(
         f"posteketab-result-{'deferrable' if deferrable else 'blocking'}",
