@@ -20,10 +20,14 @@ from airflow_provider_tasks.simulator.task_context import FakeTaskInstance  # no
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the real retry logic but shrink its backoff so fault tests take milliseconds."""
+    """Keep the real retry logic but shrink its backoff so fault tests take milliseconds, and drop the
+    reschedule-mode interval floor, which guards against a race of Airflow's scheduler (none here:
+    the unit tests drive reschedules themselves; tests/e2e runs reschedule mode at the real floor)."""
     from airflow_provider_tasks.hooks import base
+    from airflow_provider_tasks.sensors import base as sensors_base
 
     monkeypatch.setattr(base, "DEFAULT_RETRY_DELAY", 0.01)
+    monkeypatch.setattr(sensors_base, "RESCHEDULE_MIN_INTERVAL", 0.0)
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_tasks import http_client, polling
 from airflow_provider_tasks.exceptions import RemoteTaskFailed
+from airflow_provider_tasks.hooks import sessions as http_client
 from airflow_provider_tasks.sensors.posteketab import PostEKetabTaskSensor
 from airflow_provider_tasks.simulator import Step
 from airflow_provider_tasks.triggers.mobizon import MobizonTaskTrigger
 from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
 from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
+from airflow_provider_tasks.waits import poller as polling
 
 
 async def first_events(triggers: list[Any], timeout: float = 60) -> list[dict[str, Any]]:

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_tasks import http_client, polling
+from airflow_provider_tasks.hooks import sessions as http_client
 from airflow_provider_tasks.simulator import Step
 from airflow_provider_tasks.triggers.mobizon import MobizonTaskTrigger
 from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
 from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
+from airflow_provider_tasks.waits import poller as polling
 
 SEED = 20261124
 FAULT_RATE = 0.05
