@@ -10,7 +10,7 @@ VENV2 ?= .venv-airflow2
 BIN2 := $(VENV2)/bin
 STAMP2 := $(VENV2)/.installed-$(AIRFLOW2_VERSION)
 
-.PHONY: demo test lint typecheck unit test-airflow2 bench clean
+.PHONY: demo test lint typecheck unit test-airflow2 test-wheel bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -47,7 +47,12 @@ unit: $(STAMP)
 test-airflow2: $(STAMP2)
 	$(BIN2)/python -m pytest -q --ignore=tests/e2e -k "not make_demo"
 
-test: lint typecheck unit test-airflow2
+# What users install: sdist and wheel built and checked, the wheel alone in a clean venv with Airflow,
+# every module imported, an example DAG run with it, part of the sdist's own tests (scripts/wheel_smoke.py).
+test-wheel: $(STAMP)
+	$(BIN)/python scripts/wheel_smoke.py --airflow $(AIRFLOW_VERSION)
+
+test: lint typecheck unit test-airflow2 test-wheel
 
 # Benchmarks against the peers (not part of the test suite): prints a table, writes bench/results/latest.json.
 bench: $(STAMP)

@@ -29,10 +29,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_simulator(env: dict[str, str]) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def start_simulator(env: dict[str, str], python: str = sys.executable) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start the simulator with the demo scenario; return it and the AIRFLOW_CONN_* it printed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_tasks.simulator", "--port", str(free_port()), "--scenario", "demo"],
+        [python, "-m", "airflow_provider_tasks.simulator", "--port", str(free_port()), "--scenario", "demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -15,7 +15,7 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 pytest_plugins = ["airflow_provider_tasks.simulator.pytest_plugin", "_secret_guard"]
 
-from airflow_provider_tasks.simulator.task_context import FakeTaskInstance  # noqa: E402 (after AIRFLOW_HOME)
+from airflow_provider_tasks.testing import FakeTaskInstance  # noqa: E402 (after AIRFLOW_HOME)
 
 
 @pytest.fixture(autouse=True)
@@ -31,11 +31,11 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sim(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+def sim(provider_tasks_simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A running simulator with the three default connections pointing at it (AIRFLOW_CONN_*)."""
-    for name, value in simulator.env().items():
+    for name, value in provider_tasks_simulator.env().items():
         monkeypatch.setenv(name, value)
-    return simulator
+    return provider_tasks_simulator
 
 
 @pytest.fixture

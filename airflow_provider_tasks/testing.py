@@ -1,5 +1,14 @@
-"""A stand-in for the TaskInstance of an Airflow task context, to run operators and sensors directly
-(in unit tests or benchmarks) without a metadata database."""
+"""Test doubles for unit tests and benchmarks of code that calls our operators and sensors directly.
+
+Nothing in the provider imports this module; it is here so that your tests (and ours) can run an
+operator's or sensor's ``execute``/``poke`` without an Airflow metadata database::
+
+    from airflow_provider_tasks.testing import FakeTaskInstance
+
+    ti = FakeTaskInstance()
+    result = operator.execute({"ti": ti})
+    ti.xcom  # what it pushed besides the return value (the extra links' URLs)
+"""
 
 from __future__ import annotations
 
