@@ -182,20 +182,23 @@ class OpenReplayHook(RemoteTaskHook):
                 return
             page += 1
 
-    def _cancel_steps(self, job_id: int, project: str, *, only_if_active: bool) -> CancelSteps:
+    def _cancel_steps(
+        self, job_id: int, project: str, *, only_if_active: bool, seen: Mapping[str, Any] | None = None
+    ) -> CancelSteps:
         """Cancel a job so that the answer cannot lie: the DELETE is never re-sent blindly.
 
         The server turns any job that is not completed/cancelled into ``cancelled``, a ``failed`` one
         included, and refuses a second cancel. So the DELETE goes once per decision; after a try that
         got no answer, or a refusal, the job is read again, and only a job still scheduled/running is
         sent another DELETE. A job that failed or completed meanwhile is returned as it is, for the
-        caller to report; ``only_if_active`` reads the job first and leaves a finished one alone. A
-        plain cancel refused at once (400, e.g. already cancelled) raises that refusal.
+        caller to report; ``only_if_active`` reads the job first (unless the caller just did: ``seen``)
+        and leaves a finished one alone. A plain cancel refused at once (400, e.g. already cancelled)
+        raises that refusal.
         """
         get = self._job_call("GET", job_id, project)
         delete = self._job_call("DELETE", job_id, project, retry=False)
         if only_if_active:
-            job: dict[str, Any] = yield get
+            job: dict[str, Any] = dict(seen) if seen is not None else (yield get)
             if job.get("status") not in ACTIVE_STATUSES:
                 return job
         attempts = self.retry_policy.attempts
@@ -269,10 +272,14 @@ class OpenReplayHook(RemoteTaskHook):
         steps = self._cancel_steps(job_id, await self.aproject(project_key), only_if_active=False)
         return await self._arun_steps(steps)
 
-    def cancel_if_active(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
-        """Read the job and cancel it only if it is scheduled or running; return it as it then is."""
+    def cancel_if_active(
+        self, job_id: int, project_key: str | None = None, *, job: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Read the job (or take ``job``, just read by the caller) and cancel it only if it is scheduled
+        or running; return it as it then is."""
         job_id = require_positive_int("job_id", job_id)
-        return self._run_steps(self._cancel_steps(job_id, self.project(project_key), only_if_active=True))
+        steps = self._cancel_steps(job_id, self.project(project_key), only_if_active=True, seen=job)
+        return self._run_steps(steps)
 
     async def acancel_if_active(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
         """Async counterpart of :meth:`cancel_if_active`."""

@@ -9,7 +9,10 @@ are written once, in :mod:`airflow_provider_tasks.hooks.base`.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -215,6 +218,15 @@ class BlockingTransport:
             self._session = None
 
 
+async def _import_aiohttp() -> Any:
+    """aiohttp, imported off the event loop the first time: the import takes ~0.2 s, which would hold
+    a triggerer's loop past its "async thread was blocked" threshold."""
+    module = sys.modules.get("aiohttp")
+    if module is None:
+        module = await asyncio.to_thread(importlib.import_module, "aiohttp")
+    return module
+
+
 class AsyncTransport:
     """Sends calls on the running event loop's shared aiohttp session (see :mod:`.sessions`)."""
 
@@ -229,8 +241,7 @@ class AsyncTransport:
     async def send(
         self, prepared: PreparedRequest, *, timeout: float, stream_array: tuple[str, ...] | None = None
     ) -> ApiResponse:
-        import aiohttp
-
+        aiohttp = await _import_aiohttp()
         session = self._get_session()
         try:
             async with session.request(

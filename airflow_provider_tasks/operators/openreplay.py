@@ -81,7 +81,7 @@ class OpenReplayCancelJobOperator(_OpenReplayMixin, RemoteTaskOperator):
         if status in ACTIVE_STATUSES:
             self.log.info("OpenReplay job %s is %s; cancelling", job_id, status)
             # Read again before any second DELETE: a job that failed or completed meanwhile stays so.
-            job = hook.cancel_if_active(job_id, project)
+            job = hook.cancel_if_active(job_id, project, job=before)
             status = job.get("status")
             if status == "cancelled":
                 self.log.info("OpenReplay job %s is now cancelled", job_id)
