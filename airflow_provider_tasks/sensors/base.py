@@ -17,7 +17,7 @@ from airflow.providers.common.compat.sdk import (
     PokeReturnValue,
 )
 
-from airflow_provider_tasks._compat import deferral_timeout_error
+from airflow_provider_tasks._compat import deferral_timeout_error, first_reschedule_date
 from airflow_provider_tasks.exceptions import RemoteError, RemoteTransientError
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
@@ -128,7 +128,7 @@ class RemoteTaskSensor(BaseSensorOperator):
     def _started(self, context: Context) -> float:
         """When this wait began: the first try's start in reschedule mode (as Airflow's loop counts it)."""
         if self.reschedule and not self.deferrable:
-            first = context["ti"].get_first_reschedule_date(context)
+            first = first_reschedule_date(context, self.retries)
             if first is not None:
                 return float(first.timestamp())
         return time.time()
