@@ -48,7 +48,7 @@ def deferral_timeout_error(next_method: str, next_kwargs: Mapping[str, Any] | No
     return None
 
 
-def first_reschedule_date(context: Mapping[str, Any], retries: int) -> Any:
+def first_reschedule_date(context: Mapping[str, Any], retries: int | None) -> Any:
     """When the first try of this reschedule series started (None on its first run)."""
     ti = context["ti"]
     if hasattr(ti, "get_first_reschedule_date"):
