@@ -8,6 +8,7 @@ from typing import Any
 from airflow_provider_tasks.exceptions import RemoteError
 from airflow_provider_tasks.hooks.openreplay import OpenReplayHook
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
+from airflow_provider_tasks.validation import require_positive_int
 from airflow_provider_tasks.waits.ownership import may_cancel_owned_job
 
 __all__ = ["OpenReplayJobTrigger"]
@@ -43,8 +44,11 @@ class OpenReplayJobTrigger(RemoteTaskTrigger):
         self.project_key = project_key
         self.cancel_on_kill = cancel_on_kill
 
+    def validate_id(self, value: Any) -> int:
+        return require_positive_int("job_id", value)
+
     def fetch_kwargs(self) -> dict[str, Any]:
-        return {"project_key": self.project_key}
+        return {"project_key": self.project_key or None}  # a template may render to ""
 
     def event_extras(self) -> dict[str, Any]:
         return {"owned": self.cancel_on_kill}

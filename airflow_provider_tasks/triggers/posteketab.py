@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow_provider_tasks.hooks.posteketab import PostEKetabHook
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
+from airflow_provider_tasks.validation import require_text_id
 
 __all__ = ["PostEKetabTaskTrigger"]
 
@@ -30,3 +31,6 @@ class PostEKetabTaskTrigger(RemoteTaskTrigger):
         **kwargs: Any,
     ) -> None:
         super().__init__(item_id=posteketab_task_id, conn_id=posteketab_conn_id, poll_interval=poll_interval, **kwargs)
+
+    def validate_id(self, value: Any) -> str:
+        return require_text_id("posteketab_task_id", value)
