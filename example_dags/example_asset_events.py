@@ -20,9 +20,11 @@ from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskFinishedTri
 try:
     from airflow.sdk import Asset, AssetWatcher
 except ImportError:  # Airflow 2.11: no AssetWatcher
-    Asset = AssetWatcher = None
+    EVENT_DRIVEN = False
+else:
+    EVENT_DRIVEN = True
 
-if AssetWatcher is not None:
+if EVENT_DRIVEN:
     DELETIONS = Asset(
         "openreplay_finished_deletion_jobs",
         watchers=[

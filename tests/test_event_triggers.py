@@ -371,3 +371,14 @@ def test_several_assets_watching_one_trigger_each_keep_the_cursor():
     assert all(json.loads(s.values["k"])["high"] == 3 for s in accessors._by_name.values())
     del accessors._by_name["a"].values["k"]
     assert run(cursor_module.CursorStore("k", accessors).load)["high"] == 3
+
+
+def test_registered_where_airflow_looks_for_triggers():
+    """Airflow lists event triggers with the others, under ``triggers`` (as the HTTP provider does
+    for its HttpEventTrigger); the schema has no other key for them."""
+    from airflow_provider_tasks.get_provider_info import get_provider_info
+
+    modules = {module for entry in get_provider_info()["triggers"] for module in entry["python-modules"]}
+    for cls in (OpenReplayJobFinishedTrigger, PostEKetabTaskFinishedTrigger):
+        assert cls.__module__ in modules
+        assert cls.__name__ in importlib.import_module(cls.__module__).__all__

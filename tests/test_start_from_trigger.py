@@ -43,16 +43,26 @@ def _sensors() -> list[Any]:
 
 
 class _RenderTI:
-    """The part of the triggerer's RuntimeTaskInstance a trigger uses: its task, and pushing XComs."""
+    """The part of the triggerer's RuntimeTaskInstance a trigger uses: its task and its identity."""
 
     dag_id, task_id, run_id, map_index = "d", "w", "r", -1
 
     def __init__(self, task: Any) -> None:
         self.task = task
-        self.pushed: dict[str, Any] = {}
 
-    async def axcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
+
+@pytest.fixture
+def pushed(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[Any, ...], Any]:
+    """The XComs the trigger pushes from the triggerer (through ``XCom.aset``)."""
+    from airflow.providers.common.compat.sdk import XCom
+
+    found: dict[tuple[Any, ...], Any] = {}
+
+    async def aset(*, key: str, value: Any, dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
+        found[(dag_id, task_id, run_id, map_index, key)] = value
+
+    monkeypatch.setattr(XCom, "aset", staticmethod(aset), raising=False)
+    return found
 
 
 def _started_in_triggerer(task: Any, context: dict[str, Any], *, timeout_after: Any = None) -> Any:
@@ -120,7 +130,7 @@ def test_contradictions_fail_at_parse_time():
 
 
 @needs_33
-def test_the_triggerer_renders_the_templated_id_and_the_wait_ends_in_the_resume(sim, context):
+def test_the_triggerer_renders_the_templated_id_and_the_wait_ends_in_the_resume(sim, context, pushed):
     job_id = sim.openreplay.add_job(steps=[Step("running", polls=1), Step("completed")])
     sensor = OpenReplayJobSensor(
         task_id="w",
@@ -133,7 +143,7 @@ def test_the_triggerer_renders_the_templated_id_and_the_wait_ends_in_the_resume(
     assert trigger.template_fields == ("job_id", "project_key")
     event = run_trigger(trigger)
     assert event["status"] == "success" and event["id"] == job_id
-    assert trigger.task_instance.pushed == {"_link_OpenReplayJobLink": sim.url}  # the link, with no worker launch
+    assert pushed == {("d", "w", "r", -1, "_link_OpenReplayJobLink"): sim.url}  # the link, with no worker launch
     # The resume: a worker renders the task's fields and validates the event exactly as after a deferral.
     sensor.job_id, sensor.project_key = str(job_id), sim.openreplay.project_key
     assert sensor.execute_complete(context, event)["status"] == "completed"
@@ -259,14 +269,16 @@ def test_airflow_reason_names_the_version():
     assert "Airflow 2.11" in str(starting.airflow_reason((2, 11)))
 
 
-def test_pushing_the_link_never_fails_the_wait(sim):
-    class Refusing(_RenderTI):
-        async def axcom_push(self, key: str, value: Any) -> None:
-            raise RuntimeError("no XCom for you")
+def test_pushing_the_link_never_fails_the_wait(sim, monkeypatch):
+    from airflow.providers.common.compat.sdk import XCom
 
+    async def refuse(**_: Any) -> None:
+        raise RuntimeError("no XCom for you")
+
+    monkeypatch.setattr(XCom, "aset", staticmethod(refuse), raising=False)
     job_id = sim.openreplay.add_job(steps=[Step("completed")])
     trigger = OpenReplayJobTrigger(job_id=job_id, poll_interval=0.05, link_key="_link_OpenReplayJobLink")
-    trigger.task_instance = Refusing(None)
+    trigger.task_instance = _RenderTI(None)
     assert asyncio.run(asyncio.wait_for(_first(trigger), 30))["status"] == "success"
 
 

@@ -180,15 +180,15 @@ class RemoteTaskTrigger(BaseTrigger):
 
     async def _push_link(self, item_id: str | int) -> None:
         """Push the service's web address for the extra link (best effort: a link never fails a wait)."""
-        push = getattr(self.task_instance, "axcom_push", None)
-        if not self.link_key or push is None:  # no task instance that can push (not started in the triggerer)
+        ti = self.task_instance
+        if not self.link_key or ti is None:  # only a task started in the triggerer asks (link_key)
             return
         hook = self.make_hook()
         try:
             await hook.asettings()
             url = hook.web_url(item_id, **self.fetch_kwargs())
             if url:
-                await push(key=self.link_key, value=url)
+                await _push_xcom(ti, self.link_key, url)
         except Exception as error:
             self.log.warning("Could not push the %s link: %s", self.hook_class.service_name, error)
         finally:
@@ -229,3 +229,16 @@ class RemoteTaskTrigger(BaseTrigger):
                 if event is not None:
                     yield self._event(event)
                     return
+
+
+async def _push_xcom(ti: Any, key: str, value: Any) -> None:
+    """Push an XCom for the trigger's task instance from the triggerer. Not ``ti.axcom_push``: on Airflow
+    3.3.2 it reads ``ti.task.returns_dag_result``, which the triggerer's deserialized task lacks."""
+    from airflow.providers.common.compat.sdk import XCom
+
+    where = {"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "map_index": ti.map_index}
+    aset = getattr(XCom, "aset", None)
+    if aset is not None:
+        await aset(key=key, value=value, **where)
+    else:
+        await asyncio.to_thread(XCom.set, key=key, value=value, **where)
