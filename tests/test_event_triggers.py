@@ -382,3 +382,40 @@ def test_registered_where_airflow_looks_for_triggers():
     for cls in (OpenReplayJobFinishedTrigger, PostEKetabTaskFinishedTrigger):
         assert cls.__module__ in modules
         assert cls.__name__ in importlib.import_module(cls.__module__).__all__
+
+
+def test_airflow_shared_stream_reads_the_list_once_for_every_watcher(sim):
+    """Airflow 3.3.2's SharedStreamManager, as the triggerer drives it: one list read per round feeds
+    two watchers with different filters."""
+    shared_stream = pytest.importorskip("airflow.triggers.shared_stream")
+    completed = sim.openreplay.add_job(user_id="a", steps=[Step("running")])
+    failed = sim.openreplay.add_job(user_id="b", steps=[Step("running")])
+
+    async def scenario() -> tuple[list[Any], list[Any], int]:
+        manager = shared_stream.SharedStreamManager()
+        a = watcher(OpenReplayJobFinishedTrigger, FakeAssetStateStore(), status="completed", poll_interval=0.2)
+        b = watcher(OpenReplayJobFinishedTrigger, FakeAssetStateStore(), status="failed", poll_interval=0.2)
+        assert a.shared_stream_key() == b.shared_stream_key()
+        streams = [
+            trigger.filter_shared_stream(
+                manager.subscribe(trigger_id=n, trigger=trigger, key=trigger.shared_stream_key())
+            )
+            for n, trigger in enumerate((a, b))
+        ]
+        firsts = [asyncio.ensure_future(stream.__anext__()) for stream in streams]
+        await asyncio.sleep(1.0)  # both baselines taken
+        reads_before = sim.count("openreplay", path="jobs")
+        sim.set_status("openreplay", completed, "completed")
+        sim.set_status("openreplay", failed, "failed")
+        got = await asyncio.wait_for(asyncio.gather(*firsts), 20)
+        await asyncio.sleep(1.0)
+        reads = sim.count("openreplay", path="jobs") - reads_before
+        for n, trigger in enumerate((a, b)):
+            await manager.unsubscribe(n, trigger.shared_stream_key())
+            await trigger.cleanup()
+        await manager.stop_all()
+        return [got[0].payload["id"]], [got[1].payload["id"]], reads
+
+    got_a, got_b, reads = run(scenario)
+    assert got_a == [completed] and got_b == [failed]
+    assert reads <= 12  # about one read per 0.2 s round for both watchers, not one each

@@ -18,6 +18,7 @@ from airflow_provider_tasks.sensors.posteketab import PostEKetabTaskSensor
 from airflow_provider_tasks.simulator import Step
 from airflow_provider_tasks.triggers import starting
 from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
+from airflow_provider_tasks.waits.policy import DEFERRAL_BACKSTOP
 
 AIRFLOW_33 = starting.airflow_reason() is None
 needs_33 = pytest.mark.skipif(not AIRFLOW_33, reason="Airflow 3.3+ starts tasks in the triggerer")
@@ -115,7 +116,8 @@ def test_timeout_reaches_airflow_and_the_trigger():
     )
     if not AIRFLOW_33:
         pytest.skip("no start_trigger_args before Airflow 3.3")
-    assert sensor.start_trigger_args.timeout == datetime.timedelta(seconds=600)
+    # Airflow's own deferral timeout comes the backstop later: the trigger's timeout event is first.
+    assert sensor.start_trigger_args.timeout == datetime.timedelta(seconds=600 + DEFERRAL_BACKSTOP)
     assert sensor.start_trigger_args.trigger_kwargs["timeout"] == 600.0
     assert sensor.start_trigger_args.trigger_kwargs["execution_timeout"] == 90.0
 
@@ -186,6 +188,36 @@ def test_the_deadline_is_the_one_airflow_set_when_it_deferred_the_task(sim):
         trigger.timeout_after = past  # a restarted triggerer gets it from the task instance
         event = run_trigger(trigger)
         assert event["status"] == "timeout" and event["limit"] == limit
+
+
+def test_the_trigger_deadline_comes_before_airflows():
+    now = datetime.datetime.now(datetime.UTC)
+    trigger = OpenReplayJobTrigger(job_id=1, timeout=60.0)
+    trigger.timeout_after = now + datetime.timedelta(seconds=60 + DEFERRAL_BACKSTOP)  # what Airflow set
+    deadline = trigger._deadline()
+    assert deadline.limit == "timeout" and abs(deadline.at - (now.timestamp() + 60)) < 0.01
+    # execution_timeout binds Airflow exactly (no backstop): the trigger still goes first, by the lead.
+    trigger = OpenReplayJobTrigger(job_id=1, timeout=600.0, execution_timeout=30.0)
+    trigger.timeout_after = now + datetime.timedelta(seconds=30)
+    deadline = trigger._deadline()
+    assert deadline.limit == "execution_timeout"
+    assert abs(deadline.at - (now.timestamp() + 30 - starting.DEFERRAL_LEAD)) < 0.01
+
+
+def test_when_airflows_timeout_and_the_event_cross_the_event_decides(sim, context):
+    job_id = sim.openreplay.add_job(steps=[Step("completed")])
+    sensor = OpenReplayJobSensor(task_id="w", job_id=job_id, deferrable=True)
+    event = run_trigger(OpenReplayJobTrigger(job_id=job_id, poll_interval=0.05))
+    # The scheduler set __fail__ while the triggerer wrote the event over the error (Airflow 3.3.2).
+    assert sensor.resume_execution("__fail__", {"event": event}, context)["status"] == "completed"
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=[])
+    operator = PostEKetabTaskResultOperator(task_id="r", posteketab_task_id=task_id, deferrable=True)
+    from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
+
+    event = run_trigger(PostEKetabTaskTrigger(posteketab_task_id=task_id, poll_interval=0.05))
+    assert operator.resume_execution("__fail__", {"event": event}, context) == []
+    assert starting.crossed_event("__fail__", {"error": "Trigger timeout"}) is None
+    assert starting.crossed_event("execute_complete", {"event": event}) is None
 
 
 def test_without_timeout_after_the_clock_starts_with_the_trigger(sim):

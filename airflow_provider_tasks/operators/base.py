@@ -12,7 +12,7 @@ from airflow_provider_tasks._compat import deferral_timeout_error
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
-from airflow_provider_tasks.triggers.starting import StartFromTrigger
+from airflow_provider_tasks.triggers.starting import StartFromTrigger, crossed_event
 from airflow_provider_tasks.validation import default_deferrable
 from airflow_provider_tasks.waits.blocking import poll_until_done
 from airflow_provider_tasks.waits.events import WaitTimeout, timeout_event
@@ -204,6 +204,9 @@ class WaitingOperator(RemoteTaskOperator, StartFromTrigger):
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """When Airflow itself ends the deferral at its timeout (the triggerer was down past the
         trigger's deadline), end like the trigger's own timeout: cancel a job we own, then fail."""
+        if crossed_event(next_method, next_kwargs) is not None:
+            self.log.warning("Airflow's deferral timeout crossed the trigger's event; ending with the event")
+            return self.execute_complete(context, **dict(next_kwargs or {}))
         error = deferral_timeout_error(next_method, next_kwargs)
         if error is None:
             return super().resume_execution(next_method, next_kwargs, context)

@@ -22,7 +22,7 @@ from airflow_provider_tasks.exceptions import RemoteError, RemoteTransientError
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
-from airflow_provider_tasks.triggers.starting import StartFromTrigger
+from airflow_provider_tasks.triggers.starting import StartFromTrigger, crossed_event
 from airflow_provider_tasks.validation import default_deferrable, is_template
 from airflow_provider_tasks.waits.events import timeout_event
 from airflow_provider_tasks.waits.policy import (
@@ -253,6 +253,10 @@ class RemoteTaskSensor(BaseSensorOperator, StartFromTrigger):
         skip any error on resume): Airflow's deferral timeout ends as a timeout, ``never_fail`` skips
         any failure, on Airflow 2.11 as on 3.x."""
         try:
+            crossed = crossed_event(next_method, next_kwargs)
+            if crossed is not None:
+                self.log.warning("Airflow's deferral timeout crossed the trigger's event; ending with the event")
+                return self.execute_complete(context, crossed)
             error = deferral_timeout_error(next_method, next_kwargs)
             if error is None:
                 return BaseOperator.resume_execution(self, next_method, next_kwargs, context)

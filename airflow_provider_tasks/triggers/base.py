@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
+from airflow_provider_tasks.triggers.starting import DEFERRAL_LEAD, airflow_timeout
 from airflow_provider_tasks.waits import poller
 from airflow_provider_tasks.waits.events import error_event
 from airflow_provider_tasks.waits.policy import DEFAULT_MAX_CONSECUTIVE_FAILURES, Deadline, Wait
@@ -159,9 +160,12 @@ class RemoteTaskTrigger(BaseTrigger):
 
     # ------------------------------------------------------------------ starting in the triggerer
     def _deadline(self) -> Deadline | None:
-        """``end_time`` when the task computed it; else (started in the triggerer) the moment Airflow
-        will end the deferral, which it set from the same timeouts when it deferred the task, so the
-        deadline survives a triggerer restart (Airflow 3.3 hands it to the trigger as ``timeout_after``)."""
+        """``end_time`` when the task computed it. Else the task started in the triggerer, and Airflow set
+        its own deferral timeout (``timeout_after``, kept by the task instance, so a triggerer restart does
+        not reset it) from the same limits plus :data:`DEFERRAL_BACKSTOP`, as
+        :func:`~airflow_provider_tasks.triggers.starting.airflow_timeout` says: the trigger's deadline is
+        the limit itself, at least :data:`DEFERRAL_LEAD` before Airflow's, so the trigger's timeout event
+        always comes first (the resume then knows which limit passed)."""
         deadline = Deadline.from_event_kwargs(self.end_time, self.deadline_limit)
         if deadline is not None or (self.timeout is None and self.execution_timeout is None):
             return deadline
@@ -172,11 +176,13 @@ class RemoteTaskTrigger(BaseTrigger):
         ]
         seconds, limit = min(limits)
         after = getattr(self, "timeout_after", None)
-        if isinstance(after, datetime.datetime):
-            if after.tzinfo is None:
-                after = after.replace(tzinfo=datetime.UTC)
-            return Deadline(after.timestamp(), limit)
-        return Deadline(time.time() + seconds, limit)
+        if not isinstance(after, datetime.datetime):  # Airflow did not say: the clock starts now
+            return Deadline(time.time() + seconds, limit)
+        if after.tzinfo is None:
+            after = after.replace(tzinfo=datetime.UTC)
+        airflow_at = after.timestamp()
+        started = airflow_at - airflow_timeout(self.timeout, self.execution_timeout)
+        return Deadline(min(started + seconds, airflow_at - DEFERRAL_LEAD), limit)
 
     async def _push_link(self, item_id: str | int) -> None:
         """Push the service's web address for the extra link (best effort: a link never fails a wait)."""

@@ -24,15 +24,47 @@ import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_tasks.waits.policy import DEFERRAL_BACKSTOP
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-__all__ = ["MIN_AIRFLOW", "StartFromTrigger", "airflow_reason", "unstartable_value"]
+__all__ = [
+    "DEFERRAL_LEAD",
+    "MIN_AIRFLOW",
+    "StartFromTrigger",
+    "airflow_reason",
+    "airflow_timeout",
+    "crossed_event",
+    "unstartable_value",
+]
 
 #: The first Airflow that renders a task's templates in the triggerer (apache/airflow#55068).
 MIN_AIRFLOW = (3, 3)
 #: ``next_method`` of a task that starts in the triggerer: the resume every mode already has.
 NEXT_METHOD = "execute_complete"
+#: Seconds the trigger's own deadline comes at least before Airflow's deferral timeout.
+DEFERRAL_LEAD = 5.0
+#: ``next_method`` of a task Airflow resumes only to fail it.
+_TRIGGER_FAIL = "__fail__"
+
+
+def airflow_timeout(timeout: float | None, execution_timeout: float | None) -> float:
+    """Seconds after the deferral at which Airflow ends a task started in the triggerer: its
+    ``start_trigger_args.timeout`` (the wait's ``timeout`` plus the backstop) or the task's
+    ``execution_timeout``, whichever is first (Airflow folds the latter in when it defers the task)."""
+    spans = [float(timeout) + DEFERRAL_BACKSTOP] if timeout is not None else []
+    spans += [float(execution_timeout)] if execution_timeout is not None else []
+    return min(spans)
+
+
+def crossed_event(next_method: str, next_kwargs: Any) -> Any:
+    """The trigger's event when Airflow's deferral timeout and that event crossed: the scheduler set
+    ``next_method="__fail__"`` while the triggerer wrote the event over the error in ``next_kwargs``
+    (seen on Airflow 3.3.2 when both fired within a second); None otherwise. The event decides then."""
+    if next_method != _TRIGGER_FAIL or not isinstance(next_kwargs, Mapping) or "error" in next_kwargs:
+        return None
+    return next_kwargs.get("event")
 
 
 def _airflow_version() -> tuple[int, int]:
@@ -85,8 +117,9 @@ class StartFromTrigger:
         trigger_kwargs: Mapping[str, Any],
         timeout: float | None,
     ) -> None:
-        """Start this task in the triggerer if ``asked`` and Airflow can; ``timeout`` (seconds) is
-        Airflow's own deferral timeout for it."""
+        """Start this task in the triggerer if ``asked`` and Airflow can. ``timeout`` (seconds) is the
+        wait's; Airflow's own deferral timeout is set :data:`~airflow_provider_tasks.waits.policy.DEFERRAL_BACKSTOP`
+        later, so the trigger's timeout event comes first (:func:`airflow_timeout`)."""
         self.start_from_trigger_asked = bool(asked)
         if not asked:
             return
@@ -102,7 +135,7 @@ class StartFromTrigger:
             next_method=NEXT_METHOD,
             trigger_kwargs=dict(trigger_kwargs),
             next_kwargs=None,
-            timeout=None if timeout is None else datetime.timedelta(seconds=float(timeout)),
+            timeout=None if timeout is None else datetime.timedelta(seconds=float(timeout) + DEFERRAL_BACKSTOP),
         )
 
     def start_fallback_reason(self, context: Context) -> str:
