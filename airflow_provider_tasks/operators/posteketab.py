@@ -58,6 +58,8 @@ class PostEKetabTaskResultOperator(WaitingOperator):
         written to ``output_path`` first, so nothing is lost).
     :param output_path: an ``ObjectStoragePath`` URL (``file:///...``, ``s3://...``); the rows are written
         there as JSON Lines and the XCom holds ``{"path", "rows", "failed_rows"}`` instead of the rows.
+    :param start_from_trigger: wait in the triggerer from the start (Airflow 3.3+; implies ``deferrable``):
+        the worker runs once, to read the rows of the finished task.
     """
 
     template_fields: Sequence[str] = ("posteketab_task_id", "output_path")
@@ -76,8 +78,14 @@ class PostEKetabTaskResultOperator(WaitingOperator):
         poll_interval: float = 30.0,
         fail_on_row_errors: bool = False,
         output_path: str | None = None,
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
+        if start_from_trigger and (deferrable is False or not wait_for_completion):
+            raise ValueError(
+                "start_from_trigger=True waits in the triggerer: it needs deferrable and wait_for_completion"
+            )
+        deferrable = True if start_from_trigger else deferrable
         super().__init__(conn_id=posteketab_conn_id, deferrable=deferrable, poll_interval=poll_interval, **kwargs)
         self.posteketab_task_id = posteketab_task_id
         self.wait_for_completion = wait_for_completion
@@ -85,11 +93,13 @@ class PostEKetabTaskResultOperator(WaitingOperator):
         self.output_path = output_path
         if not is_template(posteketab_task_id):
             require_text_id("posteketab_task_id", posteketab_task_id)
+        self.offer_wait_in_triggerer(start_from_trigger, posteketab_task_id)
 
     def waited_id(self, event: Any) -> str:
         return require_text_id("posteketab_task_id", self.posteketab_task_id)
 
     def execute(self, context: Context) -> Any:
+        self.log_start_fallback(context)  # execute() never runs when the task started in the triggerer
         task_id = require_text_id("posteketab_task_id", self.posteketab_task_id)
         if self.output_path is not None and not str(self.output_path).strip():
             raise ValueError(f"output_path must be a storage URL or None, got {self.output_path!r}")
