@@ -16,9 +16,11 @@ a closing ``matrix: N passed, N failed`` line (unit tests plus DAG runs), and ex
 anything failed. ``--jobs N`` runs N versions at once (the suite mostly waits on timers: one version
 uses about a quarter of a core); each version's pytest summary is then printed when it ends instead
 of streaming its output. ``--lite 3.0.6,3.1.8`` runs those versions' fault matrix under three
-representative faults only (every sensor mode, operator and hook method still runs). Virtual environments and logs go to ``--venvs`` (default
-``~/.cache/airflow-provider-tasks/matrix``): ``af-VERSION/`` and ``af-VERSION.run/`` (the copied
-tests, ``unit.log``, ``unit.xml``, ``dags.log`` and the DAG runs' Airflow home).
+representative faults only (every sensor mode, operator and hook method still runs).
+
+Virtual environments and logs go to ``--venvs`` (default ``~/.cache/airflow-provider-tasks/matrix``):
+``af-VERSION/`` and ``af-VERSION.run/`` (the copied tests, ``unit.log``, ``unit.xml``, ``dags.log`` and
+the DAG runs' Airflow home).
 """
 
 from __future__ import annotations
