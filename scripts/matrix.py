@@ -98,6 +98,7 @@ def _run(cmd: list[str], *, log: Path | None = None, echo: bool = True, **kwargs
                     sys.stdout.flush()
                 if out:
                     out.write(line)
+                    out.flush()  # the logs can be followed while versions run side by side
         finally:
             if out:
                 out.close()
@@ -135,6 +136,7 @@ def clean_env(venv: Path) -> dict[str, str]:
     }
     env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", "")])
     env["VIRTUAL_ENV"] = str(venv)
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
