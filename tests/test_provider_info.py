@@ -169,6 +169,7 @@ def test_json_document_skips_log_lines():
         json_document("[INFO] nothing here\n")
 
 
+@pytest.mark.timeout(600)  # two Airflow CLI processes: minutes each on a loaded 2-core machine
 def test_airflow_cli_lists_the_provider_and_its_hooks(tmp_path):
     providers = _airflow_cli_json("providers", "list", tmp_path=tmp_path)
     ours = [p for p in providers if p["package_name"] == "airflow-provider-tasks"]
