@@ -15,7 +15,7 @@ AIRFLOW_MATRIX ?= 2.11.2 3.0.6 3.1.8 3.2.2 3.3.2
 MATRIX_VENVS ?= $(HOME)/.cache/airflow-provider-tasks/matrix
 MATRIX_ARGS ?=
 
-.PHONY: demo test lint typecheck unit test-airflow2 test-matrix bench clean
+.PHONY: demo test lint typecheck unit test-airflow2 test-wheel test-matrix bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -52,7 +52,12 @@ unit: $(STAMP)
 test-airflow2: $(STAMP2)
 	$(BIN2)/python -m pytest -q --ignore=tests/e2e -k "not make_demo"
 
-test: lint typecheck unit test-airflow2
+# What users install: sdist and wheel built and checked, the wheel alone in a clean venv with Airflow,
+# every module imported, an example DAG run with it, part of the sdist's own tests (scripts/wheel_smoke.py).
+test-wheel: $(STAMP)
+	$(BIN)/python scripts/wheel_smoke.py --airflow $(AIRFLOW_VERSION)
+
+test: lint typecheck unit test-airflow2 test-wheel
 
 # Per minor: a fresh venv with the built wheel, the unit suite from a copy of tests/, every example DAG.
 # Prints one result line per minor; MATRIX_ARGS="--only unit" (or dags) and AIRFLOW_MATRIX="3.0.6" narrow it.

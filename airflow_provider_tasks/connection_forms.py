@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CONNECTION_TYPES", "DEFAULT_TIMEOUT"]
+__all__ = ["CONNECTION_TYPES", "DEFAULT_TIMEOUT", "form_widgets", "ui_field_behaviour"]
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -83,3 +83,27 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         "conn-fields": {"timeout": _TIMEOUT_FIELD},
     },
 }
+
+
+def ui_field_behaviour(conn_type: str) -> dict[str, Any]:
+    """The ``ui-field-behaviour`` of ``conn_type`` in the hook API's spelling (``hidden_fields``), as the
+    Airflow 2.11 UI reads it from ``get_ui_field_behaviour()`` (Airflow 3.2+ converts it itself)."""
+    behaviour = CONNECTION_TYPES[conn_type]["ui-field-behaviour"]
+    return {
+        "hidden_fields": list(behaviour.get("hidden-fields", [])),
+        "relabeling": dict(behaviour.get("relabeling", {})),
+        "placeholders": dict(behaviour.get("placeholders", {})),
+    }
+
+
+def form_widgets(conn_type: str) -> dict[str, Any]:
+    """The extra fields of ``conn_type``'s form as WTForms fields (what ``get_connection_form_widgets()``
+    returns to the Airflow 2.11 UI). Imports Flask's form libraries, so call it only from there."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import StringField
+
+    return {
+        name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec.get("description"))
+        for name, spec in CONNECTION_TYPES[conn_type]["conn-fields"].items()
+    }

@@ -8,18 +8,22 @@ at ``path``, which are handed out one at a time. Malformed or cut-off JSON raise
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
 import re
+import time
 from collections.abc import Generator, Iterator, Sequence
 from typing import IO, Any
 
-__all__ = ["StreamedArray", "iter_items", "load"]
+__all__ = ["StreamedArray", "askim", "iter_items", "load"]
 
 _CHUNK = 1 << 16
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 _AFTER_NUMBER = frozenset(",]} \t\n\r")
+#: How long :func:`askim` may hold the event loop between two yields (seconds).
+_SLICE = 0.01
 
 
 class _Reader:
@@ -163,3 +167,19 @@ def load(stream: IO[bytes], path: Sequence[str]) -> Any:
             array._length = count
             return done.value
         count += 1
+
+
+async def askim(stream: IO[bytes], path: Sequence[str]) -> Any:
+    """Read and check the whole document like :func:`load`, on an event loop: the items of the array
+    at ``path`` are decoded one by one and dropped (the document holds ``None`` in their place), and
+    the loop gets control back every few milliseconds, so a big body never blocks it for long."""
+    walker = _document(stream, path, placeholder=None)
+    slice_ends = time.monotonic() + _SLICE
+    while True:
+        try:
+            next(walker)
+        except StopIteration as done:
+            return done.value
+        if time.monotonic() >= slice_ends:
+            await asyncio.sleep(0)
+            slice_ends = time.monotonic() + _SLICE

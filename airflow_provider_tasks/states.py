@@ -40,7 +40,9 @@ class TaskSnapshot:
     :param message: the service's failure details for a failure terminal, if any.
     :param complete: False when ``raw`` is a list item, short of what the status call returns; the
         task that resumes from such a terminal snapshot reads the full object once (see
-        :func:`~airflow_provider_tasks.waiting.complete_event`).
+        :func:`~airflow_provider_tasks.waits.events.complete_event`).
+    :param remote_status: the status in the service's own words (``"scheduled"``,
+        ``'task_status 2 "in progress"'``), shown next to the normalized state in logs.
     """
 
     service: str
@@ -50,9 +52,12 @@ class TaskSnapshot:
     progress: int | None = None
     message: str | None = None
     complete: bool = True
+    remote_status: str | None = None
 
     def describe(self) -> str:
         text = f"{self.service} {self.item_id}: {self.state.value}"
+        if self.remote_status is not None:
+            text += f" ({self.service}: {self.remote_status})"
         if self.progress is not None:
             text += f", progress {self.progress}%"
         return text

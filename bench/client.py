@@ -86,7 +86,7 @@ async def _first_event(index: int, trigger: Any, events: list[Event]) -> None:
 
 
 async def _our_pollers() -> list[Any]:
-    from airflow_provider_tasks import polling
+    from airflow_provider_tasks.waits import poller as polling
 
     while not polling.active_pollers():
         await asyncio.sleep(_SAMPLE_EVERY)

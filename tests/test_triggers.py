@@ -83,13 +83,79 @@ def test_end_time_fires_a_timeout_event(sim):
     assert time.monotonic() - started < 5
 
 
-def test_on_kill_cancels_an_owned_job(sim):
+def _task_states(monkeypatch, answer):
+    """Stand in for the triggerer's supervisor, which answers RuntimeTaskInstance.get_task_states in a
+    real triggerer (tests/e2e proves that path): ``answer`` is the state, or an exception to raise."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    asked = []
+
+    def get_task_states(**kwargs):
+        asked.append(kwargs)
+        if isinstance(answer, BaseException):
+            raise answer
+        return {"run-1": {"wait": answer}}
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(get_task_states))
+    return asked
+
+
+def _owned_trigger(job_id, cancel_on_kill=True):
+    from types import SimpleNamespace
+
+    trigger = OpenReplayJobTrigger(job_id=job_id, cancel_on_kill=cancel_on_kill)
+    trigger.task_instance = SimpleNamespace(dag_id="d", task_id="wait", run_id="run-1", map_index=-1)
+    return trigger
+
+
+@pytest.mark.parametrize(
+    ("state", "cancelled"),
+    [
+        ("failed", True),  # marked failed by a user
+        (None, True),  # cleared
+        ("deferred", False),  # moved to another triggerer (failover): the job is still wanted
+        ("scheduled", False),  # resuming: the other triggerer already fired
+        ("success", False),
+        (RuntimeError("supervisor gone"), False),  # in doubt, never cancel
+    ],
+)
+def test_on_kill_cancels_an_owned_job_only_when_its_task_was_stopped(sim, monkeypatch, state, cancelled):
     import asyncio
 
-    job_id = sim.openreplay.add_job(steps=[Step("scheduled")])
-    asyncio.run(OpenReplayJobTrigger(job_id=job_id, cancel_on_kill=False).on_kill())
     from airflow_provider_tasks.hooks.openreplay import OpenReplayHook
 
-    assert OpenReplayHook().get_job(job_id)["status"] == "scheduled"
-    asyncio.run(OpenReplayJobTrigger(job_id=job_id, cancel_on_kill=True).on_kill())
-    assert OpenReplayHook().get_job(job_id)["status"] == "cancelled"
+    pytest.importorskip("airflow.sdk.execution_time.task_runner")
+    asked = _task_states(monkeypatch, state)
+    job_id = sim.openreplay.add_job(steps=[Step("scheduled")])
+    asyncio.run(_owned_trigger(job_id).on_kill())
+    assert asked == [{"dag_id": "d", "task_ids": ["wait"], "run_ids": ["run-1"], "map_index": None}]
+    assert OpenReplayHook().get_job(job_id)["status"] == ("cancelled" if cancelled else "scheduled")
+    assert sim.count("openreplay", method="DELETE") == (1 if cancelled else 0)
+
+
+def test_on_kill_never_cancels_a_job_the_task_did_not_create(sim, monkeypatch):
+    import asyncio
+
+    pytest.importorskip("airflow.sdk.execution_time.task_runner")
+    asked = _task_states(monkeypatch, "failed")
+    job_id = sim.openreplay.add_job(steps=[Step("scheduled")])
+    asyncio.run(_owned_trigger(job_id, cancel_on_kill=False).on_kill())
+    assert asked == [] and sim.count("openreplay", method="DELETE") == 0
+
+
+def test_on_kill_of_a_mapped_task_reads_its_own_state(sim, monkeypatch):
+    import asyncio
+
+    task_runner = pytest.importorskip("airflow.sdk.execution_time.task_runner")
+    RuntimeTaskInstance = task_runner.RuntimeTaskInstance
+
+    job_id = sim.openreplay.add_job(steps=[Step("scheduled")])
+    monkeypatch.setattr(
+        RuntimeTaskInstance,
+        "get_task_states",
+        staticmethod(lambda **kw: {"run-1": {"wait_3": "failed", "wait_4": "deferred"}}),
+    )
+    trigger = _owned_trigger(job_id)
+    trigger.task_instance.map_index = 4
+    asyncio.run(trigger.on_kill())
+    assert sim.count("openreplay", method="DELETE") == 0  # map index 4 is still deferred

@@ -11,7 +11,7 @@ from airflow_provider_tasks.exceptions import RemoteApiError, RemoteAuthError, R
 from airflow_provider_tasks.redaction import redact, register_secret
 from airflow_provider_tasks.retry import RetryPolicy, parse_retry_after
 from airflow_provider_tasks.states import RemoteState, TaskSnapshot
-from airflow_provider_tasks.waiting import WaitTimeout, error_event, event_from_snapshot, resolve_event
+from airflow_provider_tasks.waits.events import WaitTimeout, error_event, event_from_snapshot, resolve_event
 
 
 def snap(state, raw=None, message=None):

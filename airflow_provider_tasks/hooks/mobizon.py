@@ -8,6 +8,7 @@ every error message is redacted before it is raised.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from airflow_provider_tasks import rate_limit
 from airflow_provider_tasks.exceptions import (
     RemoteApiError,
     RemoteAuthError,
+    RemoteError,
     RemoteTaskNotFound,
     RemoteTransientError,
 )
@@ -24,12 +26,11 @@ from airflow_provider_tasks.hooks.base import (
     ConnectionSettings,
     PreparedRequest,
     RemoteTaskHook,
-    ServerHandOff,
 )
 from airflow_provider_tasks.states import RemoteState, TaskSnapshot, map_status
 from airflow_provider_tasks.validation import require_positive_int
 
-__all__ = ["TASK_STATUS_STATES", "MobizonHook"]
+__all__ = ["TASK_STATUS_STATES", "MobizonHook", "ServerHandOff"]
 
 #: GetStatus ``status`` → normalized state (0 waiting, 1 in progress, 2 completed, 3 rejected).
 TASK_STATUS_STATES: dict[int, RemoteState] = {
@@ -38,12 +39,28 @@ TASK_STATUS_STATES: dict[int, RemoteState] = {
     2: RemoteState.SUCCEEDED,
     3: RemoteState.FAILED,
 }
+#: GetStatus ``status`` in the service's own words, for logs.
+TASK_STATUS_LABELS: dict[int, str] = {0: "waiting", 1: "in progress", 2: "completed", 3: "rejected"}
 _OK = {0, 100}  # 100: "sent to background", data is the new task id
 _WRONG_SERVER = 13
 _RATE_LIMITED = 30
 _RATE_LIMIT_WINDOW = 1.0
 # Sent 1.0 s apart, two calls may still arrive closer than that: keep a margin for network jitter.
 _CALL_SPACING = 1.05
+
+
+class ServerHandOff(RemoteError):
+    """Code 13: the account lives on another regional server; ``base_url`` is the one Mobizon names."""
+
+    def __init__(self, service: str, base_url: str, *, item_id: object | None = None) -> None:
+        super().__init__(service, f"account served by {base_url}", item_id=item_id, code=13)
+        self.base_url = base_url
+
+
+def _is_mobizon_api_host(host: str) -> bool:
+    """``api.mobizon.<tld>`` (``.kz``, ``.ua``, ``.com.br``, ``.gmbh``, ...): Mobizon's regional API servers."""
+    labels = host.lower().rstrip(".").split(".")
+    return len(labels) >= 3 and labels[0] == "api" and labels[1] == "mobizon" and all(labels[2:])
 
 
 def _as_int(value: Any) -> int | None:
@@ -129,6 +146,38 @@ class MobizonHook(RemoteTaskHook):
         # Code 30 is the one-call-per-second limit: retrying sooner cannot succeed.
         self._raise_for_code(call, code, message, retry_after=_RATE_LIMIT_WINDOW if code == _RATE_LIMITED else None)
 
+    def _redirect(
+        self, call: ApiCall, error: RemoteError, settings: ConnectionSettings, followed: int
+    ) -> ConnectionSettings | None:
+        if not isinstance(error, ServerHandOff):
+            return None
+        if followed:
+            raise RemoteApiError(
+                self.service_name, f"sent to another server twice ({error.base_url})", item_id=call.item_id, code=13
+            ) from None
+        target = urlsplit(error.base_url)
+        own = urlsplit(settings.base_url)
+        if target.scheme not in ("https", "http") or not target.hostname:
+            raise RemoteApiError(
+                self.service_name, f"code 13 names no usable server: {error.base_url!r}", item_id=call.item_id, code=13
+            ) from None
+        # The API key travels in the URL: only Mobizon's own API servers (or this connection's host) may see it.
+        if not (_is_mobizon_api_host(target.hostname) or target.netloc == own.netloc):
+            raise RemoteApiError(
+                self.service_name,
+                f"code 13 hands this account to {target.hostname!r}, which is not a Mobizon API server "
+                "(api.mobizon.*); the API key was not sent there. Set the connection's host to your "
+                "region's API domain",
+                item_id=call.item_id,
+                code=13,
+            ) from None
+        self.log.warning(
+            "%s moved this account to %s (code 13); following it for the rest of this hook's calls",
+            self.service_name,
+            error.base_url,
+        )
+        return replace(settings, base_url=error.base_url.rstrip("/"))
+
     def _server_url(self, data: Any, message: str) -> str:
         domain = data.get("domain") if isinstance(data, dict) else data
         if not isinstance(domain, str) or not domain.strip():
@@ -174,6 +223,7 @@ class MobizonHook(RemoteTaskHook):
         status = _as_int(raw_status)
         state = map_status(self.service_name, item_id, raw_status if status is None else status, TASK_STATUS_STATES)
         message = "task rejected by Mobizon" if state is RemoteState.FAILED else None
+        label = TASK_STATUS_LABELS.get(status) if status is not None else None
         return TaskSnapshot(
             self.service_name,
             item_id,
@@ -181,6 +231,7 @@ class MobizonHook(RemoteTaskHook):
             remote,
             progress=_as_int(remote.get("progress")),
             message=message,
+            remote_status=f'status {status} "{label}"' if label else f"status {raw_status!r}",
         )
 
     def get_snapshot(self, item_id: str | int, **kwargs: Any) -> TaskSnapshot:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from airflow_provider_tasks.exceptions import RemoteApiError, RemoteAuthError, RemoteError
+from airflow_provider_tasks.exceptions import RemoteApiError, RemoteAuthError, RemoteError, RemoteTransientError
 from airflow_provider_tasks.hooks.base import (
     ApiCall,
     ApiResponse,
@@ -29,11 +29,21 @@ JOB_STATUS_STATES: dict[str, RemoteState] = {
 }
 MAX_PAGE_SIZE = 200
 MAX_USER_ID_LENGTH = 256
+ACTIVE_STATUSES = frozenset({"scheduled", "running"})
+
+#: A cancel protocol: yields the calls to make, is sent each result (or thrown its error), returns the job.
+CancelSteps = Generator[ApiCall, Any, dict[str, Any]]
 
 
-def _echo_of_our_cancel(error: RemoteApiError) -> bool:
-    """A retried cancel refused as "already cancelled": our first try landed, only its answer was lost."""
-    return error.after_retry and error.code == 400 and "already been cancelled" in str(error.remote_message)
+def _advance(
+    steps: CancelSteps, *, result: Any = None, error: BaseException | None = None
+) -> tuple[ApiCall | None, dict[str, Any] | None]:
+    """Hand a protocol the answer to its last call (or the error it met): its next call, or its result."""
+    try:
+        call = steps.throw(error) if error is not None else steps.send(result)
+    except StopIteration as done:
+        return None, dict(done.value)
+    return call, None
 
 
 class OpenReplayHook(RemoteTaskHook):
@@ -56,6 +66,8 @@ class OpenReplayHook(RemoteTaskHook):
 
     def __init__(self, openreplay_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(openreplay_conn_id, **kwargs)
+        #: Waited jobs not on the list pages worth reading (see :meth:`apoll_many`).
+        self._unlisted: set[int] = set()
 
     # ------------------------------------------------------------------ wire format
     def _prepare(self, settings: ConnectionSettings, call: ApiCall) -> PreparedRequest:
@@ -83,7 +95,7 @@ class OpenReplayHook(RemoteTaskHook):
         body = self._json_or_transient(call, response)
         if response.status >= 400:
             error = body.get("error") if isinstance(body, dict) else None
-            self._raise_for_http(call, response, str(error) if error else None)
+            self._raise_for_http(call, response, str(error) if error else None, enveloped=bool(error))
         if not isinstance(body, dict) or "data" not in body:
             raise RemoteApiError(
                 self.service_name,
@@ -114,13 +126,14 @@ class OpenReplayHook(RemoteTaskHook):
 
         return extract
 
-    def _job_call(self, method: str, job_id: Any, project: str) -> ApiCall:
+    def _job_call(self, method: str, job_id: Any, project: str, *, retry: bool = True) -> ApiCall:
         job_id = require_positive_int("job_id", job_id)
         return ApiCall(
             method,
             f"public/{quote(project, safe='')}/jobs/{job_id}",
             item_id=job_id,
             extract=self._job_object(job_id),
+            retry=retry,
         )
 
     def _list_call(self, project: str, limit: int, page: int) -> ApiCall:
@@ -180,28 +193,102 @@ class OpenReplayHook(RemoteTaskHook):
                 return
             page += 1
 
+    def _cancel_steps(
+        self, job_id: int, project: str, *, only_if_active: bool, seen: Mapping[str, Any] | None = None
+    ) -> CancelSteps:
+        """Cancel a job so that the answer cannot lie: the DELETE is never re-sent blindly.
+
+        The server turns any job that is not completed/cancelled into ``cancelled``, a ``failed`` one
+        included, and refuses a second cancel. So the DELETE goes once per decision; after a try that
+        got no answer, or a refusal, the job is read again, and only a job still scheduled/running is
+        sent another DELETE. A job that failed or completed meanwhile is returned as it is, for the
+        caller to report; ``only_if_active`` reads the job first (unless the caller just did: ``seen``)
+        and leaves a finished one alone. A plain cancel refused at once (400, e.g. already cancelled)
+        raises that refusal.
+        """
+        get = self._job_call("GET", job_id, project)
+        delete = self._job_call("DELETE", job_id, project, retry=False)
+        if only_if_active:
+            job: dict[str, Any] = dict(seen) if seen is not None else (yield get)
+            if job.get("status") not in ACTIVE_STATUSES:
+                return job
+        attempts = self.retry_policy.attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                cancelled: dict[str, Any] = yield delete
+                return cancelled
+            except RemoteTransientError as error:
+                if attempt == attempts:
+                    raise
+                self.log.warning("%s; reading job %s again before deciding to cancel it again", error, job_id)
+            except RemoteApiError as error:
+                # A refusal after a try that got no answer may be that try's own echo; a job seen active
+                # a moment ago may have ended since. Otherwise the refusal is the answer.
+                if error.code != 400 or not (only_if_active or attempt > 1):
+                    raise
+                self.log.info("%s; reading job %s to see what it is now", error, job_id)
+            job = yield get
+            if job.get("status") not in ACTIVE_STATUSES:
+                return job
+        raise RemoteApiError(
+            self.service_name, f"still {job.get('status')} after {attempts} cancel attempts", item_id=job_id
+        )
+
+    def _run_steps(self, steps: CancelSteps) -> dict[str, Any]:
+        call: ApiCall | None = next(steps)
+        done: dict[str, Any] | None = None
+        while done is None and call is not None:
+            try:
+                result = self.call(call)
+            except RemoteError as error:
+                call, done = _advance(steps, error=error)
+            else:
+                call, done = _advance(steps, result=result)
+        return done or {}
+
+    async def _arun_steps(self, steps: CancelSteps) -> dict[str, Any]:
+        call: ApiCall | None = next(steps)
+        done: dict[str, Any] | None = None
+        while done is None and call is not None:
+            try:
+                result = await self.acall(call)
+            except RemoteError as error:
+                call, done = _advance(steps, error=error)
+            else:
+                call, done = _advance(steps, result=result)
+        return done or {}
+
     def cancel_job(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
-        """Cancel the job and return it. Beware: the server also turns a ``failed`` job into ``cancelled``;
-        :class:`~airflow_provider_tasks.operators.openreplay.OpenReplayCancelJobOperator` reads first."""
-        require_positive_int("job_id", job_id)
-        project = self.project(project_key)
-        try:
-            return dict(self.call(self._job_call("DELETE", job_id, project)))
-        except RemoteApiError as error:
-            if not _echo_of_our_cancel(error):
-                raise
-            return self.get_job(job_id, project)
+        """Cancel the job and return it as it then is: ``cancelled``, or ``failed``/``completed`` when it
+        ended before the cancel could land (check ``status``).
+
+        Beware: the server also turns a ``failed`` job into ``cancelled``;
+        :class:`~airflow_provider_tasks.operators.openreplay.OpenReplayCancelJobOperator` reads first
+        (:meth:`cancel_if_active`).
+        """
+        job_id = require_positive_int("job_id", job_id)
+        return self._run_steps(self._cancel_steps(job_id, self.project(project_key), only_if_active=False))
 
     async def acancel_job(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
         """Async counterpart of :meth:`cancel_job`."""
-        require_positive_int("job_id", job_id)
-        project = await self.aproject(project_key)
-        try:
-            return dict(await self.acall(self._job_call("DELETE", job_id, project)))
-        except RemoteApiError as error:
-            if not _echo_of_our_cancel(error):
-                raise
-            return await self.aget_job(job_id, project)
+        job_id = require_positive_int("job_id", job_id)
+        steps = self._cancel_steps(job_id, await self.aproject(project_key), only_if_active=False)
+        return await self._arun_steps(steps)
+
+    def cancel_if_active(
+        self, job_id: int, project_key: str | None = None, *, job: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Read the job (or take ``job``, just read by the caller) and cancel it only if it is scheduled
+        or running; return it as it then is."""
+        job_id = require_positive_int("job_id", job_id)
+        steps = self._cancel_steps(job_id, self.project(project_key), only_if_active=True, seen=job)
+        return self._run_steps(steps)
+
+    async def acancel_if_active(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
+        """Async counterpart of :meth:`cancel_if_active`."""
+        job_id = require_positive_int("job_id", job_id)
+        steps = self._cancel_steps(job_id, await self.aproject(project_key), only_if_active=True)
+        return await self._arun_steps(steps)
 
     def delete_user_data(self, user_id: str, project_key: str | None = None) -> dict[str, Any]:
         """Create a job deleting ``user_id``'s data; returns the new job (status ``scheduled``).
@@ -233,23 +320,35 @@ class OpenReplayHook(RemoteTaskHook):
 
     # ------------------------------------------------------------------ waiting
     async def apoll_many(
-        self, item_ids: Sequence[str | int], project_key: str | None = None, **kwargs: Any
+        self,
+        item_ids: Sequence[str | int],
+        *,
+        due: Collection[str | int] | None = None,
+        project_key: str | None = None,
+        **kwargs: Any,
     ) -> dict[str | int, TaskSnapshot | BaseException]:
-        """Statuses of many jobs from the jobs list (200 a page, newest first), reading pages only while
-        that costs fewer requests than reading the jobs still missing one by one."""
-        if len(item_ids) <= 1:
-            return await super().apoll_many(item_ids, project_key=project_key)
+        """Statuses of many jobs from the jobs list (200 a page, newest first).
+
+        Pages are read while that costs fewer requests than reading the jobs still missing one by
+        one, counting every listening wait; each job the pages show is answered, due or not. Jobs not
+        on those pages are remembered as unlisted (newer jobs only push them further down) and read
+        one by one when due, without reading pages for them again.
+        """
+        due = set(item_ids) if due is None else set(due)
         wanted = {require_positive_int("job_id", item_id): item_id for item_id in item_ids}
-        project = await self.aproject(project_key)
+        listable = {job_id: item_id for job_id, item_id in wanted.items() if job_id not in self._unlisted}
         found: dict[int, dict[str, Any]] = {}
-        page = 1
-        while len(found) < len(wanted) and page <= len(wanted) - len(found):
-            jobs = await self.acall(self._list_call(project, MAX_PAGE_SIZE, page))
-            found.update((job["jobId"], job) for job in jobs if job.get("jobId") in wanted)
-            # Newest first: past the oldest wanted id, or on a short page, the rest is not listed.
-            if len(jobs) < MAX_PAGE_SIZE or jobs[-1].get("jobId", 0) <= min(wanted):
-                break
-            page += 1
+        if len(wanted) > 1 and any(item_id in due for item_id in listable.values()):
+            project = await self.aproject(project_key)
+            page = 1
+            while len(found) < len(listable) and page <= len(listable) - len(found):
+                jobs = await self.acall(self._list_call(project, MAX_PAGE_SIZE, page))
+                found.update((job["jobId"], job) for job in jobs if job.get("jobId") in listable)
+                # Newest first: past the oldest wanted id, or on a short page, the rest is not listed.
+                if len(jobs) < MAX_PAGE_SIZE or jobs[-1].get("jobId", 0) <= min(listable):
+                    break
+                page += 1
+            self._unlisted.update(job_id for job_id in listable if job_id not in found)
         results: dict[str | int, TaskSnapshot | BaseException] = {}
         for job_id, job in found.items():
             try:
@@ -257,14 +356,19 @@ class OpenReplayHook(RemoteTaskHook):
             except RemoteError as error:
                 results[wanted[job_id]] = error
         missing = [item_id for job_id, item_id in wanted.items() if job_id not in found]
-        results.update(await super().apoll_many(missing, project_key=project_key))
+        results.update(await super().apoll_many(missing, due=due, project_key=project_key))
+        for item_id, result in results.items():
+            if not isinstance(result, TaskSnapshot) or result.state.is_terminal:
+                self._unlisted.discard(int(item_id))  # its wait ends here
         return results
 
     def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
         state = map_status(self.service_name, item_id, remote.get("status"), JOB_STATUS_STATES)
         errors = remote.get("errors")
         message = str(errors) if errors and state is RemoteState.FAILED else None
-        return TaskSnapshot(self.service_name, item_id, state, remote, message=message)
+        return TaskSnapshot(
+            self.service_name, item_id, state, remote, message=message, remote_status=f'"{remote.get("status")}"'
+        )
 
     def get_snapshot(self, item_id: str | int, project_key: str | None = None, **kwargs: Any) -> TaskSnapshot:
         return self.snapshot(item_id, self.get_job(int(item_id), project_key))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
@@ -38,6 +38,8 @@ TASK_STATUS_STATES: dict[int, RemoteState] = {
     3: RemoteState.SUCCEEDED,
     4: RemoteState.FAILED,
 }
+#: ``task_status`` in the service's own words (SPEC §5.1), for logs.
+TASK_STATUS_LABELS: dict[int, str] = {0: "registered", 1: "under review", 2: "in progress", 3: "finished", 4: "error"}
 _OK = 200
 _NOT_FINISHED = 369
 _TIMESTAMPS = ("created_at", "started_at", "ended_at")
@@ -248,7 +250,7 @@ class PostEKetabHook(RemoteTaskHook):
 
     # ------------------------------------------------------------------ waiting
     async def apoll_many(
-        self, item_ids: Sequence[str | int], **kwargs: Any
+        self, item_ids: Sequence[str | int], *, due: Collection[str | int] | None = None, **kwargs: Any
     ) -> dict[str | int, TaskSnapshot | BaseException]:
         """Statuses of many tasks from ``task/list/`` (newest first).
 
@@ -256,31 +258,31 @@ class PostEKetabHook(RemoteTaskHook):
         resumes from it reads the detail once, so a round is never held up by details and a big
         result never travels through the metadata database inside a trigger event.
         Pages are read only while that costs fewer requests than reading the tasks still missing one
-        by one; those, tasks once found beyond the pages read, and a single wait are read by
-        ``task/detail/``. A token refused the list falls back to details.
+        by one, counting every listening wait, and every task they show is answered, due or not.
+        Tasks not on those pages (remembered: newer tasks only push them further down), and a single
+        wait, are read by ``task/detail/`` when due. A token refused the list falls back to details.
         """
+        due = set(item_ids) if due is None else set(due)
         wanted = {require_text_id("posteketab_task_id", item_id): item_id for item_id in item_ids}
         listable = [task_id for task_id in wanted if task_id not in self._unlisted]
         listed: dict[str, dict[str, Any]] = {}
-        if len(wanted) > 1 and listable and not self._list_refused:
+        if len(wanted) > 1 and any(wanted[task_id] in due for task_id in listable) and not self._list_refused:
             try:
                 listed = await self._find_in_list(listable)
             except (RemoteAuthError, RemoteApiError, RemoteTaskNotFound) as error:
                 self.log.warning("%s; reading each task's detail instead of the task list", error)
                 self._list_refused = True
             else:
-                # Newer tasks only push these further down the list: read them directly from now on.
                 self._unlisted.update(task_id for task_id in listable if task_id not in listed)
         results: dict[str | int, TaskSnapshot | BaseException] = {}
         for task_id, item in listed.items():
             item_id = wanted[task_id]
             try:
-                snapshot = self.snapshot(item_id, self._parse_times(dict(item)))
+                results[item_id] = self.snapshot(item_id, self._parse_times(dict(item)))
             except RemoteError as error:
                 results[item_id] = error
-                continue
-            results[item_id] = snapshot
-        results.update(await super().apoll_many([wanted[task_id] for task_id in wanted if task_id not in listed]))
+        missing = [item_id for task_id, item_id in wanted.items() if task_id not in listed]
+        results.update(await super().apoll_many(missing, due=due))
         for item_id, result in results.items():
             if isinstance(result, TaskSnapshot) and result.state.is_terminal:
                 results[item_id] = _without_rows(result)
@@ -328,7 +330,16 @@ class PostEKetabHook(RemoteTaskHook):
     def snapshot(self, item_id: str | int, remote: Mapping[str, Any]) -> TaskSnapshot:
         state = map_status(self.service_name, item_id, remote.get("task_status"), TASK_STATUS_STATES)
         message = _failure_message(remote.get("task_result")) if state is RemoteState.FAILED else None
-        return TaskSnapshot(self.service_name, str(item_id), state, remote, message=message)
+        status = remote.get("task_status")
+        label = TASK_STATUS_LABELS.get(status) if isinstance(status, int) else None
+        return TaskSnapshot(
+            self.service_name,
+            str(item_id),
+            state,
+            remote,
+            message=message,
+            remote_status=f'task_status {status} "{label}"' if label else f"task_status {status!r}",
+        )
 
     def _not_finished(self, task_id: str) -> TaskSnapshot:
         # 369 "task not finished" is documented without saying which call returns it: read it as running.
@@ -350,8 +361,11 @@ class PostEKetabHook(RemoteTaskHook):
             raise
 
     async def aget_snapshot(self, item_id: str | int, **kwargs: Any) -> TaskSnapshot:
+        """Read the task's status without its rows (``task_result`` is ``None`` in a big body: the
+        triggerer never holds or parses a huge result in one go on its event loop)."""
+        task_id = require_text_id("posteketab_task_id", item_id)
         try:
-            return self.snapshot(item_id, await self.aget_task(str(item_id)))
+            return self.snapshot(item_id, dict(await self.acall(self._task_entries(task_id, stream_rows=True))))
         except RemoteApiError as error:
             if error.code == _NOT_FINISHED:
                 return self._not_finished(str(item_id))

@@ -1,19 +1,28 @@
-"""What the operators that wait share: block or defer on the same engine as the sensors."""
+"""What the operators that wait share: block or defer on the same rules as the sensors."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout, BaseOperator
 
+from airflow_provider_tasks._compat import deferral_timeout_error
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
 from airflow_provider_tasks.validation import default_deferrable
-from airflow_provider_tasks.waiting import WaitTimeout, complete_event, poll_until_done, resolve_event
+from airflow_provider_tasks.waits.blocking import poll_until_done
+from airflow_provider_tasks.waits.events import WaitTimeout, timeout_event
+from airflow_provider_tasks.waits.policy import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    DEFAULT_TIMEOUT,
+    Wait,
+    deadline_for,
+    end_wait,
+    validate_budget,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -21,6 +30,10 @@ if TYPE_CHECKING:
     from airflow_provider_tasks.states import TaskSnapshot
 
 __all__ = ["RemoteTaskOperator", "WaitingOperator"]
+
+#: XCom key of what a deferred wait is about ({"item_id", "owned"}): Airflow replaces the deferral's
+#: kwargs when it ends a deferral at its own timeout, and the job we own must still be cancelled then.
+DEFERRED_WAIT_KEY = "_provider_tasks_deferred_wait"
 
 
 class RemoteTaskOperator(BaseOperator):
@@ -47,11 +60,17 @@ class RemoteTaskOperator(BaseOperator):
 
 
 class WaitingOperator(RemoteTaskOperator):
-    """An operator that can wait for a remote task, blocking or deferred, on the sensors' engine.
+    """An operator that can wait for a remote task, blocking or deferred, on the sensors' rules.
 
     Subclasses call :meth:`wait` with the first snapshot they read; it returns the final remote
     object (blocking mode) or defers, in which case :meth:`execute_complete` later calls
-    :meth:`finish` with it. Either way :meth:`finish` sees the same object.
+    :meth:`finish` with it. Either way :meth:`finish` sees the same object. The wait ends at the
+    earlier of ``timeout`` and the task's ``execution_timeout``; a job the operator created is then
+    cancelled (:meth:`on_wait_timeout`) before the timeout error is raised.
+
+    :param poll_interval: seconds between status reads while waiting.
+    :param timeout: seconds to wait at most (default 7 days, as Airflow's sensors).
+    :param max_consecutive_failures: transient poll failures in a row tolerated (default 10).
     """
 
     trigger_class: ClassVar[type[RemoteTaskTrigger]]
@@ -61,7 +80,8 @@ class WaitingOperator(RemoteTaskOperator):
         *,
         deferrable: bool | None = None,
         poll_interval: float = 30.0,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -72,6 +92,7 @@ class WaitingOperator(RemoteTaskOperator):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = float(poll_interval)
         self.timeout = timeout
+        self.max_consecutive_failures = validate_budget(max_consecutive_failures)
 
     def wait(
         self,
@@ -87,50 +108,58 @@ class WaitingOperator(RemoteTaskOperator):
         deadline. ``owned`` marks a task this operator created: :meth:`on_wait_timeout` may cancel it.
         """
         item_id = first.item_id
-        fetch_kwargs = self.fetch_kwargs()
+        deadline = deadline_for(
+            timeout=self.timeout, started=time.time(), execution_timeout=self.execution_timeout, context=context
+        )
         if self.deferrable and not first.state.is_terminal:
-            self.log.info("%s %s is %s; deferring", first.service, item_id, first.state.value)
+            self.log.info("%s; deferring", first.describe())
+            context["ti"].xcom_push(key=DEFERRED_WAIT_KEY, value={"item_id": item_id, "owned": owned})
             self.defer(
                 trigger=self.trigger_class.for_wait(
                     item_id,
                     self.conn_id,
                     poll_interval=self.poll_interval,
-                    end_time=None if self.timeout is None else time.time() + self.timeout,
+                    deadline=deadline,
+                    max_consecutive_failures=self.max_consecutive_failures,
                     **(trigger_kwargs or {}),
                 ),
                 method_name="execute_complete",
                 kwargs={"item_id": item_id, "owned": owned},
-                # The trigger ends itself at end_time with an event we can act on (cancel what we own);
-                # Airflow's own deferral timeout is only the backstop.
-                timeout=None if self.timeout is None else timedelta(seconds=self.timeout + 60),
+                timeout=None if deadline is None else deadline.deferral_timeout(),
             )
-        event = poll_until_done(
-            self.hook,
+        wait = Wait(
+            first.service,
             item_id,
-            poll_interval=self.poll_interval,
-            timeout=self.timeout,
+            max_consecutive_failures=self.max_consecutive_failures,
+            deadline=deadline,
             log=self.log,
-            fetch_kwargs=fetch_kwargs,
-            first=first,
         )
+        try:
+            event = poll_until_done(
+                self.hook, wait, poll_interval=self.poll_interval, fetch_kwargs=self.fetch_kwargs(), first=first
+            )
+        except AirflowTaskTimeout:  # execution_timeout interrupted the wait (SIGALRM in the task process)
+            if owned:
+                self.on_wait_timeout(context, item_id, "execution_timeout")
+            raise
         return self.resolve(context, event, item_id, owned=owned)
 
     def resolve(self, context: Context, event: Any, item_id: str | int, *, owned: bool = False) -> dict[str, Any]:
-        """Validate an event; a timeout calls :meth:`on_wait_timeout` before failing the task."""
-        try:
-            event = complete_event(self.hook, event, item_id, self.fetch_kwargs())
-            return resolve_event(event, self.hook_class.service_name, item_id)
-        except WaitTimeout as timeout:
+        """Validate an event; a timeout calls :meth:`on_wait_timeout` (for a job we own) before failing."""
+
+        def on_timeout(timeout: WaitTimeout) -> None:
             if owned:
-                self.on_wait_timeout(context, item_id)
-            raise AirflowTaskTimeout(str(timeout)) from None
+                self.on_wait_timeout(context, item_id, timeout.limit)
+
+        return end_wait(self.hook, event, item_id, self.fetch_kwargs(), on_timeout=on_timeout)
 
     def fetch_kwargs(self) -> dict[str, Any]:
         """Extra keyword arguments of ``hook.get_snapshot`` for the waited task (e.g. OpenReplay's project_key)."""
         return {}
 
-    def on_wait_timeout(self, context: Context, item_id: str | int) -> None:
-        """Called when the wait for a task this operator created times out (before the task fails)."""
+    def on_wait_timeout(self, context: Context, item_id: str | int, limit: str) -> None:
+        """Called when the wait for a task this operator created times out (before the task fails);
+        ``limit`` is ``timeout`` or ``execution_timeout``."""
 
     def finish(self, context: Context, remote: dict[str, Any]) -> Any:
         """Turn the final remote object into the task's return value."""
@@ -149,3 +178,17 @@ class WaitingOperator(RemoteTaskOperator):
     def waited_id(self, event: Any) -> str | int:
         """The id this task waited for, when the resume did not say it."""
         raise NotImplementedError
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """When Airflow itself ends the deferral at its timeout (the triggerer was down past the
+        trigger's deadline), end like the trigger's own timeout: cancel a job we own, then fail."""
+        error = deferral_timeout_error(next_method, next_kwargs)
+        if error is None:
+            return super().resume_execution(next_method, next_kwargs, context)
+        deferred = context["ti"].xcom_pull(task_ids=self.task_id, key=DEFERRED_WAIT_KEY)
+        if not isinstance(deferred, Mapping) or deferred.get("item_id") is None:
+            raise AirflowTaskTimeout(f"Airflow ended the deferral ({error})")
+        item_id = deferred["item_id"]
+        event = timeout_event(None, self.hook_class.service_name, item_id)
+        event["message"] = f"Airflow ended the deferral ({error})"
+        return self.resolve(context, event, item_id, owned=deferred.get("owned") is True)

@@ -6,19 +6,22 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tasks.exceptions import RemoteApiError, RemoteTaskFailed
-from airflow_provider_tasks.hooks.openreplay import JOB_STATUS_STATES, MAX_USER_ID_LENGTH, OpenReplayHook
+from airflow_provider_tasks.hooks.openreplay import (
+    ACTIVE_STATUSES,
+    JOB_STATUS_STATES,
+    MAX_USER_ID_LENGTH,
+    OpenReplayHook,
+)
 from airflow_provider_tasks.links import OpenReplayJobLink
 from airflow_provider_tasks.operators.base import RemoteTaskOperator, WaitingOperator
 from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
 from airflow_provider_tasks.validation import is_template, require_positive_int, require_text_id
-from airflow_provider_tasks.waiting import jsonable
+from airflow_provider_tasks.waits.events import jsonable
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 __all__ = ["OpenReplayCancelJobOperator", "OpenReplayDeleteUserDataOperator", "OpenReplayListJobsOperator"]
-
-_ACTIVE = ("scheduled", "running")
 
 
 class _OpenReplayMixin:
@@ -73,24 +76,22 @@ class OpenReplayCancelJobOperator(_OpenReplayMixin, RemoteTaskOperator):
         job_id = require_positive_int("job_id", self.job_id)
         hook, project = self.openreplay_hook, self._project()
         self.push_link(context, job_id)
-        job = hook.get_job(job_id, project)
-        status = job.get("status")
-        if status in _ACTIVE:
+        before = hook.get_job(job_id, project)
+        status = before.get("status")
+        if status in ACTIVE_STATUSES:
             self.log.info("OpenReplay job %s is %s; cancelling", job_id, status)
-            try:
-                job = hook.cancel_job(job_id, project)
-            except RemoteApiError as error:
-                if error.code != 400:
-                    raise
-                # It changed between our read and the cancel: report what it is now.
-                job = hook.get_job(job_id, project)
-                if job.get("status") != "cancelled":
-                    raise
-            self.log.info("OpenReplay job %s is now %s", job_id, job.get("status"))
-            return dict(jsonable(job))
-        if status == "cancelled":
+            # Read again before any second DELETE: a job that failed or completed meanwhile stays so.
+            job = hook.cancel_if_active(job_id, project, job=before)
+            status = job.get("status")
+            if status == "cancelled":
+                self.log.info("OpenReplay job %s is now cancelled", job_id)
+                return dict(jsonable(job))
+            self.log.warning("OpenReplay job %s ended %s before the cancel could land", job_id, status)
+        elif status == "cancelled":
             self.log.info("OpenReplay job %s was already cancelled; nothing to do", job_id)
-            return dict(jsonable(job))
+            return dict(jsonable(before))
+        else:
+            job = before
         hook.snapshot(job_id, job)  # an unknown status is an error naming it, never a cancel
         message = f"job is already {status}; it cannot be cancelled"
         if job.get("errors"):
@@ -114,7 +115,8 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
     :param wait_for_completion: wait for the job to finish (jobs run once a night).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param poll_interval: seconds between checks while waiting (default 300).
-    :param timeout: seconds to wait at most (default: no limit).
+    :param timeout: seconds to wait at most (default 7 days); the task's ``execution_timeout`` also ends
+        the wait, whichever comes first, and either cancels the job this task created.
     :param openreplay_conn_id: Airflow connection id.
     """
 
@@ -132,17 +134,10 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
         wait_for_completion: bool = False,
         deferrable: bool | None = None,
         poll_interval: float = 300.0,
-        timeout: float | None = None,
         openreplay_conn_id: str = OpenReplayHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            conn_id=openreplay_conn_id,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            **kwargs,
-        )
+        super().__init__(conn_id=openreplay_conn_id, deferrable=deferrable, poll_interval=poll_interval, **kwargs)
         self.user_id = user_id
         self.project_key = project_key
         self.wait_for_completion = wait_for_completion
@@ -179,15 +174,13 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
             return dict(jsonable(job))
         # on_kill (poke mode) cancels only a job this task created, and only while it waits.
         self._owned_job = job_id if created else None
-        try:
-            final = self.wait(
-                context,
-                self.openreplay_hook.snapshot(job_id, job),
-                trigger_kwargs={"project_key": self._project(), "cancel_on_kill": created},
-                owned=created,
-            )
-        finally:
-            self._owned_job = None
+        final = self.wait(
+            context,
+            self.openreplay_hook.snapshot(job_id, job),
+            trigger_kwargs={"project_key": self._project(), "cancel_on_kill": created},
+            owned=created,
+        )
+        self._owned_job = None  # the wait ended on its own: nothing left to cancel
         return self.finish(context, final)
 
     def fetch_kwargs(self) -> dict[str, Any]:
@@ -200,8 +193,10 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
     def finish(self, context: Context, remote: dict[str, Any]) -> dict[str, Any]:
         return dict(remote)
 
-    def on_wait_timeout(self, context: Context, item_id: str | int) -> None:
-        self._cancel(int(item_id), f"the wait timed out after {self.timeout} s")
+    def on_wait_timeout(self, context: Context, item_id: str | int, limit: str) -> None:
+        self._owned_job = None
+        seconds = self.timeout if limit == "timeout" else self.execution_timeout
+        self._cancel(int(item_id), f"the wait reached its {limit} ({seconds})")
 
     def on_kill(self) -> None:
         job_id, self._owned_job = self._owned_job, None
@@ -210,10 +205,11 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
 
     def _cancel(self, job_id: int, why: str) -> None:
         try:
-            hook, project = self.openreplay_hook, self._project()
-            if hook.get_job(job_id, project).get("status") in _ACTIVE:
-                hook.cancel_job(job_id, project)
-                self.log.warning("Cancelled OpenReplay job %s because %s", job_id, why)
+            job = self.openreplay_hook.cancel_if_active(job_id, self._project())
+            if job.get("status") == "cancelled":
+                self.log.warning("Cancelled OpenReplay job %s, which this task created, because %s", job_id, why)
+            else:
+                self.log.info("OpenReplay job %s is %s; nothing to cancel after %s", job_id, job.get("status"), why)
         except Exception as error:  # best effort: the original error must stay the one reported
             self.log.warning("Could not cancel OpenReplay job %s after %s: %s", job_id, why, error)
 

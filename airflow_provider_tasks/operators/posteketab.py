@@ -15,7 +15,7 @@ from airflow_provider_tasks.links import PostEKetabTaskLink
 from airflow_provider_tasks.operators.base import RemoteTaskOperator, WaitingOperator
 from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
 from airflow_provider_tasks.validation import is_template, require_text_id
-from airflow_provider_tasks.waiting import jsonable
+from airflow_provider_tasks.waits.events import jsonable
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -65,7 +65,7 @@ class PostEKetabTaskResultOperator(WaitingOperator):
         fails with code 369 ("task not finished").
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param poll_interval: seconds between checks while waiting (default 30).
-    :param timeout: seconds to wait at most (default: no limit).
+    :param timeout: seconds to wait at most (default 7 days; ``execution_timeout`` also ends the wait).
     :param fail_on_row_errors: fail when any row has ``is_success`` false, listing them (rows are
         written to ``output_path`` first, so nothing is lost).
     :param output_path: a local path, a ``file://`` URL or an ``ObjectStoragePath`` URL (``s3://...``); the
@@ -87,18 +87,11 @@ class PostEKetabTaskResultOperator(WaitingOperator):
         wait_for_completion: bool = True,
         deferrable: bool | None = None,
         poll_interval: float = 30.0,
-        timeout: float | None = None,
         fail_on_row_errors: bool = False,
         output_path: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            conn_id=posteketab_conn_id,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            **kwargs,
-        )
+        super().__init__(conn_id=posteketab_conn_id, deferrable=deferrable, poll_interval=poll_interval, **kwargs)
         self.posteketab_task_id = posteketab_task_id
         self.wait_for_completion = wait_for_completion
         self.fail_on_row_errors = fail_on_row_errors

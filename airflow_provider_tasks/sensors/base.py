@@ -1,4 +1,8 @@
-"""The sensor every service's sensor is: poke, reschedule and deferrable modes with one outcome."""
+"""The sensor every service's sensor is: poke, reschedule and deferrable modes, one set of rules.
+
+Each mode only reads statuses its own way; the decisions (failure budget, deadline, the event, what
+``soft_fail`` may skip) are :mod:`airflow_provider_tasks.waits.policy`'s.
+"""
 
 from __future__ import annotations
 
@@ -7,41 +11,48 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
-    AirflowException,
-    AirflowSensorTimeout,
     AirflowSkipException,
+    BaseOperator,
     BaseSensorOperator,
     PokeReturnValue,
 )
 
-from airflow_provider_tasks._compat import deferral_timeout_error
+from airflow_provider_tasks._compat import deferral_timeout_error, first_reschedule_date
 from airflow_provider_tasks.exceptions import RemoteError, RemoteTransientError
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
 from airflow_provider_tasks.validation import default_deferrable, is_template
-from airflow_provider_tasks.waiting import (
+from airflow_provider_tasks.waits.events import timeout_event
+from airflow_provider_tasks.waits.policy import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
-    FailureBudget,
-    SnapshotLog,
-    WaitTimeout,
-    complete_event,
-    event_from_snapshot,
-    resolve_event,
+    Wait,
+    deadline_for,
+    end_wait,
+    validate_budget,
 )
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-__all__ = ["RemoteTaskSensor"]
+__all__ = ["RESCHEDULE_MIN_INTERVAL", "RemoteTaskSensor"]
+
+#: Least ``poke_interval`` in reschedule mode. Below it Airflow itself fails rescheduled sensors: the
+#: executor's success for one poke can reach the scheduler after the next poke was queued, and the
+#: scheduler then marks that try failed (apache/airflow#71172); measured in tests/e2e (README).
+RESCHEDULE_MIN_INTERVAL = 30.0
+#: Where reschedule mode keeps the failure count between tries (Airflow 3.3+ task state store).
+_FAILURES_KEY = "airflow_provider_tasks.consecutive_failures"
 
 
 class RemoteTaskSensor(BaseSensorOperator):
     """Waits until a remote task/job is terminal; returns (XCom) the final remote object.
 
-    A failure terminal raises :class:`~airflow_provider_tasks.exceptions.RemoteTaskFailed`;
-    with ``soft_fail=True`` it skips instead, in every mode alike. Transient errors (each already
-    retried by the hook) are tolerated for ``max_consecutive_failures`` pokes in a row.
+    A failure terminal raises :class:`~airflow_provider_tasks.exceptions.RemoteTaskFailed`. With
+    ``soft_fail=True`` that and a timeout skip the task instead, in every mode alike, and nothing
+    else does: auth, not-found and API errors, and an exhausted failure budget, fail. Transient
+    errors (each already retried by the hook) are tolerated for ``max_consecutive_failures`` polls in
+    a row, also across reschedules.
     """
 
     hook_class: ClassVar[type[RemoteTaskHook]]
@@ -61,24 +72,16 @@ class RemoteTaskSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if float(self.poke_interval) < self.min_poke_interval:
-            self.log.warning(
-                "poke_interval %s is below the %s minimum of %s s; using %s s",
-                self.poke_interval,
-                self.hook_class.service_name,
-                self.min_poke_interval,
-                self.min_poke_interval,
-            )
-            self.poke_interval = self.min_poke_interval
+        #: What the DAG asked for; raised to the service's floor now, and said so in the task's log.
+        self.requested_poke_interval = float(self.poke_interval)
+        self.poke_interval = max(self.requested_poke_interval, self.min_poke_interval)
         setattr(self, self.id_attr, item_id)
         setattr(self, self.hook_class.conn_name_attr, conn_id)
         self.conn_id = conn_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.max_consecutive_failures = max_consecutive_failures
-        FailureBudget(max_consecutive_failures)  # validates
+        self.max_consecutive_failures = validate_budget(max_consecutive_failures)
         self._hook: RemoteTaskHook | None = None
-        self._budget: FailureBudget | None = None
-        self._progress: SnapshotLog | None = None
+        self._wait: Wait | None = None
         if not is_template(item_id):
             self.validate_id(item_id)  # a literal bad id fails at DAG parse, not at run time
 
@@ -110,44 +113,77 @@ class RemoteTaskSensor(BaseSensorOperator):
             self._hook = self.get_hook()
         return self._hook
 
+    def _apply_interval_floors(self) -> None:
+        """Raise ``poke_interval`` to what the service and the mode allow, saying so in the task's log
+        (at run time: a warning at DAG parse would repeat in the log of every task of the DAG)."""
+        floors = [(self.min_poke_interval, f"the {self.hook_class.service_name} minimum")]
+        if self.reschedule and not self.deferrable:
+            floors.append((RESCHEDULE_MIN_INTERVAL, "the reschedule-mode minimum (apache/airflow#71172)"))
+        asked = min(self.requested_poke_interval, float(self.poke_interval))
+        for floor, why in floors:
+            if asked < floor:
+                self.log.warning("poke_interval %s s is below %s; using %s s", asked, why, floor)
+                self.poke_interval = max(float(self.poke_interval), floor)
+
+    def _started(self, context: Context) -> float:
+        """When this wait began: the first try's start in reschedule mode (as Airflow's loop counts it)."""
+        if self.reschedule and not self.deferrable:
+            first = first_reschedule_date(context, self.retries)
+            if first is not None:
+                return float(first.timestamp())
+        return time.time()
+
+    def _start_wait(self, context: Context) -> Wait:
+        reschedule = self.reschedule and not self.deferrable
+        self._wait = Wait(
+            self.hook_class.service_name,
+            self.item_id,
+            max_consecutive_failures=self.max_consecutive_failures,
+            # In reschedule mode execution_timeout bounds each try's run, not the wait (Airflow's rule).
+            deadline=deadline_for(
+                timeout=float(self.timeout),
+                started=self._started(context),
+                execution_timeout=None if reschedule else self.execution_timeout,
+                context=context,
+            ),
+            failures=_load_failures(context) if reschedule else 0,
+            log=self.log,
+        )
+        return self._wait
+
     def _finish(self, event: Any) -> Any:
-        """Turn an event into the XCom value or the error, applying soft_fail the same in every mode."""
-        try:
-            event = complete_event(self.hook, event, self.item_id, self.fetch_kwargs())
-            return resolve_event(event, self.hook_class.service_name, self.item_id)
-        except WaitTimeout as timeout:
-            if self.soft_fail:
-                raise AirflowSkipException(f"{timeout} (soft_fail)") from None
-            raise AirflowSensorTimeout(str(timeout)) from None
-        except Exception as error:
-            if self.soft_fail:
-                raise AirflowSkipException(f"{error} (soft_fail)") from error
-            raise
+        """Turn an event into the XCom value or the error (the same in every mode)."""
+        return end_wait(self.hook, event, self.item_id, self.fetch_kwargs(), soft_fail=self.soft_fail, sensor=True)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        item_id = self.item_id
-        service = self.hook_class.service_name
-        if self._budget is None or self._progress is None:
-            self._budget, self._progress = FailureBudget(self.max_consecutive_failures), SnapshotLog(self.log)
-        try:
-            snapshot = self.hook.get_snapshot(item_id, **self.fetch_kwargs())
-        except RemoteError as error:
-            if isinstance(error, RemoteTransientError) and not self._budget.failure(error):
-                self.log.warning("%s %s: poke failed (%s); will poke again", service, item_id, error)
+        wait = self._wait or self._start_wait(context)
+        keep_count = self.reschedule and not self.deferrable
+        before = wait.failures
+        while True:
+            try:
+                result: Any = self.hook.get_snapshot(wait.item_id, **self.fetch_kwargs())
+            except RemoteError as error:
+                result = error
+            event = wait.observe(result) or wait.expired()
+            if event is not None:
+                if keep_count and before:
+                    _save_failures(context, 0)
+                return PokeReturnValue(is_done=True, xcom_value=self._finish(event))
+            if not keep_count or not isinstance(result, RemoteTransientError):
+                break
+            if _save_failures(context, wait.failures):
                 return False
-            if self.soft_fail:  # as Airflow does on resume in deferrable mode
-                raise AirflowSkipException(f"{error} (soft_fail)") from error
-            raise
-        self._budget.success()
-        self._progress.record(snapshot)
-        event = event_from_snapshot(snapshot)
-        if event is None:
-            return False
-        return PokeReturnValue(is_done=True, xcom_value=self._finish(event))
+            # No task state store (Airflow < 3.3): keep the count by retrying within this try.
+            time.sleep(wait.pause(float(self.poke_interval)))
+        if keep_count and before and wait.failures == 0:
+            _save_failures(context, 0)
+        return False
 
     def execute(self, context: Context) -> Any:
         item_id = self.item_id  # bad input fails here, before any request
+        self._apply_interval_floors()
         self.link_class.persist(context, self.hook.web_url(item_id, **self.fetch_kwargs()))
+        wait = self._start_wait(context)
         if not self.deferrable:
             return super().execute(context)
         # Check once: a finished task never defers.
@@ -160,36 +196,72 @@ class RemoteTaskSensor(BaseSensorOperator):
                 item_id,
                 self.conn_id,
                 poll_interval=float(self.poke_interval),
-                end_time=time.time() + float(self.timeout),
+                deadline=wait.deadline,
                 max_consecutive_failures=self.max_consecutive_failures,
                 **self.trigger_kwargs(),
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout)),
+            timeout=self._deferral_timeout(wait),
         )
+
+    def _deferral_timeout(self, wait: Wait) -> timedelta | None:
+        """Airflow's own deferral timeout: the sensor's ``timeout`` (both ends give the same outcome,
+        :meth:`resume_execution` maps Airflow's to a sensor timeout), or what is left of a nearer
+        ``execution_timeout``."""
+        if wait.deadline is None:
+            return None
+        if wait.deadline.limit == "timeout":
+            return timedelta(seconds=float(self.timeout))
+        return timedelta(seconds=max(0.0, wait.deadline.remaining()))
 
     def execute_complete(self, context: Context, event: Any = None) -> Any:
         """Resume after deferral: validate the trigger's event and end like poke mode would."""
         return self._finish(event)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        """Airflow's own deferral timeout (the backstop of the trigger's deadline) ends as a sensor timeout
-        (or a skip with ``soft_fail``), and ``never_fail`` skips any failure, on Airflow 2.11 as on 3.x."""
+        """Resume from the trigger with our own rules, not the sensor base's (which lets ``soft_fail``
+        skip any error on resume): Airflow's deferral timeout ends as a timeout, ``never_fail`` skips
+        any failure, on Airflow 2.11 as on 3.x."""
         try:
             error = deferral_timeout_error(next_method, next_kwargs)
             if error is None:
-                return super().resume_execution(next_method, next_kwargs, context)
-            return self._finish(
-                {
-                    "status": "timeout",
-                    "service": self.hook_class.service_name,
-                    "id": self.item_id,
-                    "message": f"Airflow ended the deferral ({error})",
-                }
-            )
+                return BaseOperator.resume_execution(self, next_method, next_kwargs, context)
+            event = timeout_event(None, self.hook_class.service_name, self.item_id)
+            return self._finish({**event, "message": f"Airflow ended the deferral ({error})"})
         except AirflowSkipException:
             raise
-        except AirflowException as failure:
+        except Exception as failure:
             if self.never_fail:
                 raise AirflowSkipException("Skipping due to never_fail is set to True.") from failure
             raise
+
+
+def _store(context: Context) -> Any:
+    return context.get("task_state_store")  # type: ignore[misc]
+
+
+def _try_number(context: Context) -> int:
+    return int(getattr(context.get("ti"), "try_number", 0) or 0)  # type: ignore[misc]
+
+
+def _load_failures(context: Context) -> int:
+    """The failure count an earlier reschedule of this try left (0 without a task state store)."""
+    store = _store(context)
+    if store is None:
+        return 0
+    saved = store.get(_FAILURES_KEY)
+    if isinstance(saved, dict) and saved.get("try") == _try_number(context):
+        return int(saved.get("failures") or 0)
+    return 0
+
+
+def _save_failures(context: Context, failures: int) -> bool:
+    """Keep the count for the next reschedule; False when Airflow has no task state store (< 3.3)."""
+    store = _store(context)
+    if store is None:
+        return False
+    if failures:
+        store.set(_FAILURES_KEY, {"try": _try_number(context), "failures": failures})
+    else:
+        store.delete(_FAILURES_KEY)
+    return True

@@ -10,9 +10,9 @@ Use it to run DAGs, tests and benchmarks with no account and no internet::
         ...
 
 or from a shell: ``python -m airflow_provider_tasks.simulator --port 8765 --scenario demo``.
-In pytest, the ``simulator`` fixture (``airflow_provider_tasks.simulator.pytest_plugin``) yields a
-started one. :class:`Simulator` is imported lazily so that importing this package (and the pytest
-plugin) does not import aiohttp.
+In pytest, the ``provider_tasks_simulator`` fixture yields a started one, once your root conftest has
+``pytest_plugins = ["airflow_provider_tasks.simulator.pytest_plugin"]``. :class:`Simulator` is
+imported lazily so that importing this package (and the pytest plugin) does not import aiohttp.
 """
 
 from __future__ import annotations

@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["PREFIX", "control_routes"]
 
 PREFIX = "/_sim"
-_FAULT_FIELDS = frozenset({"service", "kind", "times", "path", "status", "code", "retry_after", "delay"})
+_FAULT_FIELDS = frozenset(
+    {"service", "kind", "times", "path", "method", "status", "code", "retry_after", "delay", "probability", "seed"}
+)
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 

@@ -228,7 +228,8 @@ class Fault:
     ``empty_401``
         HTTP 401 with an empty body (OpenReplay's answer to a bad key).
 
-    ``path`` restricts the fault to requests whose path (no query string) contains it. ``hits``
+    ``path`` restricts the fault to requests whose path (no query string) contains it, ``method`` to
+    requests of that HTTP method (``"DELETE"``: a cancel, not the reads around it). ``hits``
     counts the requests the fault has answered so far. With ``probability`` below 1 a matching
     request meets the fault only that often (drawn from a generator seeded with ``seed``, so a run
     is repeatable); the others are answered normally and do not use the fault up.
@@ -244,6 +245,7 @@ class Fault:
     delay: float | None = None
     probability: float = 1.0
     seed: int | None = None
+    method: str | None = None
     hits: int = field(default=0, compare=False)
     _random: random.Random = field(init=False, repr=False, compare=False)
 
@@ -273,9 +275,14 @@ class Fault:
         """How many more requests this fault will answer."""
         return self.times - self.hits
 
-    def matches(self, service: str, path: str) -> bool:
-        """Whether a request of ``service`` to ``path`` is one this fault applies to."""
-        return service == self.service and (self.path is None or self.path in path) and self.remaining > 0
+    def matches(self, service: str, path: str, method: str | None = None) -> bool:
+        """Whether a request of ``service`` to ``path`` (with ``method``) is one this fault applies to."""
+        return (
+            service == self.service
+            and (self.path is None or self.path in path)
+            and (self.method is None or method is None or self.method.upper() == method.upper())
+            and self.remaining > 0
+        )
 
     def fires(self) -> bool:
         """Draw whether a matching request meets this fault (always, at probability 1)."""
@@ -301,11 +308,11 @@ class FaultBook:
             self._faults.append(fault)
         return fault
 
-    def take(self, service: str, path: str) -> Fault | None:
+    def take(self, service: str, path: str, method: str | None = None) -> Fault | None:
         """Use up one application of the first fault matching this request, if any."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(service, path) and fault.fires():
+                if fault.matches(service, path, method) and fault.fires():
                     fault.hits += 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)

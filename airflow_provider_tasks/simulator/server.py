@@ -249,7 +249,7 @@ class Simulator:
         arrived = time.monotonic()
         status = 500
         try:
-            fault = self._faults.take(service.name, request.path)
+            fault = self._faults.take(service.name, request.path, request.method)
             if fault is None:
                 response = await handler(request)
                 status = response.status
@@ -293,8 +293,9 @@ class Simulator:
         delay: float | None = None,
         probability: float = 1.0,
         seed: int | None = None,
+        method: str | None = None,
     ) -> Fault:
-        """Make the next ``times`` requests of ``service`` (whose path contains ``path``) fail.
+        """Make the next ``times`` requests of ``service`` (whose path contains ``path``, of ``method``) fail.
 
         See :class:`~airflow_provider_tasks.simulator.core.Fault` for the kinds. Faults are used in
         the order they were added; each matching request uses up one application of the first
@@ -312,6 +313,7 @@ class Simulator:
                 delay=delay,
                 probability=probability,
                 seed=seed,
+                method=method,
             )
         )
 

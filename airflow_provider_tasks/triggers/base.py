@@ -1,26 +1,16 @@
-"""The one trigger loop every service's trigger runs (the async half of :mod:`airflow_provider_tasks.waiting`)."""
+"""The one trigger every service's trigger is: a wait on the triggerer's shared poller."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_tasks import polling
-from airflow_provider_tasks.exceptions import RemoteTransientError
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
-from airflow_provider_tasks.states import TaskSnapshot
-from airflow_provider_tasks.waiting import (
-    DEFAULT_MAX_CONSECUTIVE_FAILURES,
-    FailureBudget,
-    SnapshotLog,
-    error_event,
-    event_from_snapshot,
-    timeout_event,
-)
+from airflow_provider_tasks.waits import poller
+from airflow_provider_tasks.waits.policy import DEFAULT_MAX_CONSECUTIVE_FAILURES, Deadline, Wait
 
 __all__ = ["RemoteTaskTrigger"]
 
@@ -30,12 +20,14 @@ class RemoteTaskTrigger(BaseTrigger):
 
     Transient failures are retried inside each call by the hook and, beyond that, for up to
     ``max_consecutive_failures`` polls in a row, so a passing outage never ends a long wait.
-    The event is the one :func:`~airflow_provider_tasks.waiting.resolve_event` reads.
+    The event is the one :func:`~airflow_provider_tasks.waits.policy.outcome` reads.
 
     :param item_id: the task/job id.
     :param conn_id: Airflow connection id.
     :param poll_interval: seconds between polls.
     :param end_time: epoch seconds after which a ``timeout`` event fires (None: wait forever).
+    :param deadline_limit: which limit ``end_time`` is (``timeout`` or ``execution_timeout``), so the
+        resumed task reports that limit's error.
     :param max_consecutive_failures: transient poll failures in a row before an ``error`` event.
     :param delay_first_poll: wait one interval before the first poll (the deferring task has just
         read the status; polling again at once would only spend the service's rate limit).
@@ -52,6 +44,7 @@ class RemoteTaskTrigger(BaseTrigger):
         conn_id: str,
         poll_interval: float,
         end_time: float | None = None,
+        deadline_limit: str = "timeout",
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         delay_first_poll: bool = False,
     ) -> None:
@@ -62,12 +55,19 @@ class RemoteTaskTrigger(BaseTrigger):
         self.conn_id = conn_id
         self.poll_interval = float(poll_interval)
         self.end_time = end_time
+        self.deadline_limit = deadline_limit
         self.max_consecutive_failures = max_consecutive_failures
         self.delay_first_poll = delay_first_poll
 
     @classmethod
     def for_wait(
-        cls, item_id: str | int, conn_id: str, *, poll_interval: float, end_time: float | None, **kwargs: Any
+        cls,
+        item_id: str | int,
+        conn_id: str,
+        *,
+        poll_interval: float,
+        deadline: Deadline | None,
+        **kwargs: Any,
     ) -> RemoteTaskTrigger:
         """The trigger a sensor or waiting operator defers to. Its first poll waits one interval: the
         deferring task has just read the status."""
@@ -76,7 +76,8 @@ class RemoteTaskTrigger(BaseTrigger):
                 cls.id_kwarg: item_id,
                 cls.hook_class.conn_name_attr: conn_id,
                 "poll_interval": poll_interval,
-                "end_time": end_time,
+                "end_time": None if deadline is None else deadline.at,
+                "deadline_limit": "timeout" if deadline is None else deadline.limit,
                 "delay_first_poll": True,
                 **kwargs,
             }
@@ -103,6 +104,7 @@ class RemoteTaskTrigger(BaseTrigger):
                 self.hook_class.conn_name_attr: self.conn_id,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
+                "deadline_limit": self.deadline_limit,
                 "max_consecutive_failures": self.max_consecutive_failures,
                 "delay_first_poll": self.delay_first_poll,
                 **self.fetch_kwargs(),
@@ -113,14 +115,16 @@ class RemoteTaskTrigger(BaseTrigger):
         return self.hook_class(self.conn_id)  # type: ignore[call-arg]
 
     # ------------------------------------------------------------------ the loop
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        service = self.hook_class.service_name
-        progress = SnapshotLog(self.log)
-        budget = FailureBudget(self.max_consecutive_failures)
-        last: TaskSnapshot | None = None
+        wait = Wait(
+            self.hook_class.service_name,
+            self.item_id,
+            max_consecutive_failures=self.max_consecutive_failures,
+            deadline=Deadline.from_event_kwargs(self.end_time, self.deadline_limit),
+            log=self.log,
+        )
         # Waits on the same connection share one poller (one request per round for many waits).
-        async with polling.subscribe(
+        async with poller.subscribe(
             self.hook_class,
             self.conn_id,
             self.item_id,
@@ -129,25 +133,12 @@ class RemoteTaskTrigger(BaseTrigger):
             delay_first_poll=self.delay_first_poll,
         ) as waiter:
             while True:
-                remaining = None if self.end_time is None else self.end_time - time.time()
-                try:
-                    result = await asyncio.wait_for(waiter.next(), remaining)
-                except TimeoutError:
-                    yield self._event(timeout_event(last, service, self.item_id))
-                    return
-                if isinstance(result, RemoteTransientError):
-                    self.log.warning("%s %s: poll failed (%s); will poll again", service, self.item_id, result)
-                    if budget.failure(result):
-                        yield self._event(error_event(service, self.item_id, result))
-                        return
-                    continue
-                if isinstance(result, BaseException):
-                    yield self._event(error_event(service, self.item_id, result))
-                    return
-                last = result
-                budget.success()
-                progress.record(last)
-                event = event_from_snapshot(last)
+                event = wait.expired()
+                if event is None:
+                    try:
+                        event = wait.observe(await asyncio.wait_for(waiter.next(), wait.remaining()))
+                    except TimeoutError:
+                        event = wait.expired(force=True)
                 if event is not None:
                     yield self._event(event)
                     return

@@ -8,6 +8,7 @@ from typing import Any
 from airflow_provider_tasks.exceptions import RemoteError
 from airflow_provider_tasks.hooks.openreplay import OpenReplayHook
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
+from airflow_provider_tasks.waits.ownership import may_cancel_owned_job
 
 __all__ = ["OpenReplayJobTrigger"]
 
@@ -53,16 +54,24 @@ class OpenReplayJobTrigger(RemoteTaskTrigger):
         return classpath, {**kwargs, "cancel_on_kill": self.cancel_on_kill}
 
     async def on_kill(self) -> None:
-        """Cancel the job this task owns when a user kills the deferred task (best effort)."""
+        """Cancel the job this task owns when a user really stopped the deferred task (best effort).
+
+        Airflow 3.3+ calls this when a user marks the task failed or clears it, and also when another
+        triggerer adopted this trigger after a failover: the task's state tells the two apart.
+        """
         if not self.cancel_on_kill:
+            return
+        verdict = await may_cancel_owned_job(getattr(self, "task_instance", None))
+        if not verdict.cancel:
+            self.log.info("OpenReplay job %s left running: %s", self.item_id, verdict.reason)
             return
         hook = OpenReplayHook(self.conn_id)
         try:
-            job = await asyncio.wait_for(hook.aget_job(int(self.item_id), self.project_key), _ON_KILL_TIMEOUT)
-            if job.get("status") in ("scheduled", "running"):
-                await asyncio.wait_for(hook.acancel_job(int(self.item_id), self.project_key), _ON_KILL_TIMEOUT)
-                self.log.warning("OpenReplay job %s cancelled because its task was killed", self.item_id)
+            job = await asyncio.wait_for(hook.acancel_if_active(int(self.item_id), self.project_key), _ON_KILL_TIMEOUT)
+            self.log.warning(
+                "OpenReplay job %s, created by this task, is %s: %s", self.item_id, job.get("status"), verdict.reason
+            )
         except (TimeoutError, RemoteError) as error:
-            self.log.warning("Could not cancel OpenReplay job %s on kill: %s", self.item_id, error)
+            self.log.warning("Could not cancel OpenReplay job %s (%s): %s", self.item_id, verdict.reason, error)
         finally:
             await hook.aclose()

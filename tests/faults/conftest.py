@@ -10,9 +10,9 @@ import pytest
 
 
 @pytest.fixture
-def sim(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for conn_id, uri in simulator.connection_uris().items():
+def sim(provider_tasks_simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for conn_id, uri in provider_tasks_simulator.connection_uris().items():
         conn = json.loads(uri)
         conn.setdefault("extra", {})["timeout"] = 1
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-    return simulator
+    return provider_tasks_simulator

@@ -81,7 +81,10 @@ FAULTS = [
     FaultCase("openreplay-empty-401", ("openreplay",), "empty_401", RemoteAuthError, 401),
     FaultCase("http-401", ALL, "http", RemoteAuthError, 401, {"status": 401}),
     FaultCase("http-403", ALL, "http", RemoteAuthError, 403, {"status": 403}),
-    FaultCase("http-404", ALL, "http", RemoteTaskNotFound, 404, {"status": 404}),
+    # OpenReplay's 404 carries its {"error": ...} answer: the job is unknown. A 404 in another shape is
+    # not the service speaking (a wrong base URL): an API error naming the URL, never "not found" (issue 10).
+    FaultCase("http-404", ("openreplay",), "http", RemoteTaskNotFound, 404, {"status": 404}),
+    FaultCase("http-404-no-envelope", ("posteketab", "mobizon"), "http", RemoteApiError, 404, {"status": 404}),
 ]
 
 

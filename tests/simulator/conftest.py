@@ -1,4 +1,4 @@
-"""Fixtures of the simulator tests: the plugin's ``simulator`` fixture and small HTTP clients."""
+"""Fixtures of the simulator tests: the plugin's simulator under a short name, and small HTTP clients."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ from typing import Any
 import pytest
 import requests
 
-# The package registers the plugin through its ``pytest11`` entry point once installed; importing the
-# fixtures here keeps these tests working from a plain checkout (``pytest_plugins`` is only allowed in
-# the root conftest).
-from airflow_provider_tasks.simulator.pytest_plugin import simulator, simulator_session
 from airflow_provider_tasks.simulator.server import Simulator
-
-__all__ = ["simulator", "simulator_session"]
 
 
 @pytest.fixture
-def simulator_kwargs() -> dict[str, Any]:
+def provider_tasks_simulator_kwargs() -> dict[str, Any]:
     """Mobizon's one-GetStatus-per-second limit would slow every test down: on only where tested."""
     return {"mobizon_rate_limit": None}
+
+
+@pytest.fixture
+def simulator(provider_tasks_simulator: Simulator) -> Simulator:
+    """The plugin's ``provider_tasks_simulator`` (the root conftest loads the plugin), without env vars."""
+    return provider_tasks_simulator
 
 
 class PostEKetab:

@@ -1,4 +1,4 @@
-"""One aiohttp session per event loop, shared by every hook of this package running on it.
+"""The session registry: one aiohttp session per event loop, shared by every hook of this package on it.
 
 A triggerer holds thousands of waits on one event loop; a session per wait would mean a connection
 pool, and a TLS handshake, per poll. Hooks :func:`acquire` the loop's session and :func:`release` it;

@@ -1,15 +1,14 @@
-"""The waiting engine shared by every sensor, trigger and waiting operator.
+"""Events: how a wait ends, as a JSON-native dict, and how an event turns back into a value or an error.
 
-A wait is: read a :class:`~airflow_provider_tasks.states.TaskSnapshot`, and once it is terminal turn
-it into an *event* (a JSON-native dict). Poke mode, reschedule mode, the trigger and the operators'
-blocking waits all produce the same event from the same snapshot, and all end through
-:func:`resolve_event`, so every mode returns the same value or raises the same error.
+Poke mode, reschedule mode, the trigger and the operators' blocking waits all produce the same event
+from the same snapshot (:func:`event_from_snapshot`, :func:`error_event`, :func:`timeout_event`), and
+all end through :func:`resolve_event`, so every mode returns the same value or raises the same error.
+A trigger event is such a dict, so it crosses the metadata database unchanged.
 """
 
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,28 +23,21 @@ from airflow_provider_tasks.redaction import redact
 from airflow_provider_tasks.states import RemoteState, TaskSnapshot
 
 if TYPE_CHECKING:
-    import logging
-
     from airflow_provider_tasks.hooks.base import RemoteTaskHook
 
 __all__ = [
     "EVENT_STATUSES",
-    "FailureBudget",
-    "SnapshotLog",
+    "WaitTimeout",
     "complete_event",
     "error_event",
     "event_from_snapshot",
     "jsonable",
-    "poll_until_done",
     "resolve_event",
     "timeout_event",
 ]
 
 #: The ``status`` values an event may carry.
 EVENT_STATUSES = frozenset({"success", "failed", "error", "timeout"})
-
-#: Consecutive polls allowed to fail transiently (each already retried by the hook) before a wait gives up.
-DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
 
 
 def jsonable(value: Any) -> Any:
@@ -118,14 +110,18 @@ def error_event(service: str, item_id: str | int, error: BaseException) -> dict[
     }
 
 
-def timeout_event(snapshot: TaskSnapshot | None, service: str, item_id: str | int) -> dict[str, Any]:
-    """The event of a wait whose deadline passed."""
+def timeout_event(
+    snapshot: TaskSnapshot | None, service: str, item_id: str | int, *, limit: str = "timeout"
+) -> dict[str, Any]:
+    """The event of a wait whose deadline passed; ``limit`` names which one (``timeout`` or
+    ``execution_timeout``), so the task reports the error that limit means."""
     last = snapshot.describe() if snapshot else "no successful read"
     return {
         "status": "timeout",
         "service": service,
         "id": item_id,
-        "message": f"not finished before the wait's deadline (last seen: {last})",
+        "limit": limit,
+        "message": f"not finished before the wait's {limit} (last seen: {last})",
         "state": snapshot.state.value if snapshot else None,
     }
 
@@ -143,7 +139,13 @@ _ERROR_TYPES: dict[str, type[RemoteError]] = {
 
 
 class WaitTimeout(Exception):
-    """Raised by :func:`resolve_event` for a timeout event; callers map it to their Airflow timeout."""
+    """Raised by :func:`resolve_event` for a timeout event; ``limit`` is the deadline that passed
+    (``timeout`` or ``execution_timeout``). :func:`~airflow_provider_tasks.waits.policy.outcome` maps it
+    to Airflow's own timeout error."""
+
+    def __init__(self, message: str, limit: str = "timeout") -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 def resolve_event(event: Any, service: str, item_id: str | int) -> dict[str, Any]:
@@ -166,78 +168,7 @@ def resolve_event(event: Any, service: str, item_id: str | int) -> dict[str, Any
         message = event.get("message") or f"ended {event.get('state')}"
         raise RemoteTaskFailed(service, message, item_id=item_id, code=event.get("state"), details=event.get("remote"))
     if status == "timeout":
-        raise WaitTimeout(f"{service} {item_id}: {event.get('message')}")
+        limit = "execution_timeout" if event.get("limit") == "execution_timeout" else "timeout"
+        raise WaitTimeout(f"{service} {item_id}: {event.get('message')}", limit)
     error_cls = _ERROR_TYPES.get(str(event.get("error_type")), RemoteApiError)
     raise error_cls(service, event.get("message"), item_id=item_id, code=event.get("code"))
-
-
-class SnapshotLog:
-    """Logs a wait's progress only when it moves (state or percentage), not at every poll."""
-
-    def __init__(self, log: logging.Logger | Any) -> None:
-        self._log = log
-        self._last: tuple[RemoteState, int | None] | None = None
-
-    def record(self, snapshot: TaskSnapshot) -> None:
-        key = (snapshot.state, snapshot.progress)
-        if key != self._last:
-            self._last = key
-            self._log.info("%s", snapshot.describe())
-
-
-class FailureBudget:
-    """Counts consecutive transient failures of a wait: one bad poll must not end a day-long wait."""
-
-    def __init__(self, limit: int = DEFAULT_MAX_CONSECUTIVE_FAILURES) -> None:
-        if limit < 1:
-            raise ValueError(f"max_consecutive_failures must be >= 1, got {limit!r}")
-        self.limit = limit
-        self.count = 0
-
-    def success(self) -> None:
-        self.count = 0
-
-    def failure(self, error: RemoteTransientError) -> bool:
-        """Record a failure; True when the wait should give up."""
-        self.count += 1
-        return self.count >= self.limit
-
-
-def poll_until_done(
-    hook: RemoteTaskHook,
-    item_id: str | int,
-    *,
-    poll_interval: float,
-    timeout: float | None,
-    log: logging.Logger | Any,
-    fetch_kwargs: Mapping[str, Any] | None = None,
-    first: TaskSnapshot | None = None,
-    max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
-) -> dict[str, Any]:
-    """Blocking wait used by operators outside deferral; returns the final event (never raises remote
-    errors: they become error events, so the caller has one place to end the wait)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    progress = SnapshotLog(log)
-    budget = FailureBudget(max_consecutive_failures)
-    last, fresh = first, first
-    while True:
-        if fresh is None:
-            try:
-                fresh = last = hook.get_snapshot(item_id, **dict(fetch_kwargs or {}))
-                budget.success()
-            except RemoteTransientError as error:
-                log.warning("%s %s: poll failed (%s); will poll again", hook.service_name, item_id, error)
-                if budget.failure(error):
-                    return error_event(hook.service_name, item_id, error)
-            except (RemoteError, ValueError) as error:
-                return error_event(hook.service_name, item_id, error)
-        if fresh is not None:
-            progress.record(fresh)
-            event = event_from_snapshot(fresh)
-            if event is not None:
-                return event
-        if deadline is not None and time.monotonic() >= deadline:
-            return timeout_event(last, hook.service_name, item_id)
-        pause = poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic()))
-        time.sleep(pause)
-        fresh = None
