@@ -18,7 +18,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/uv pip install --python $(BIN)/python --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev]"
+	$(BIN)/uv pip install --python $(BIN)/python --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,e2e]"
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 $(BIN2)/python:
