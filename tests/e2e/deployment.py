@@ -27,6 +27,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "example_dags"
+#: The DAGs of the end-to-end tests themselves (the fault DAG), loaded next to the examples.
+E2E_DAGS = Path(__file__).resolve().parent / "dags"
 CELERY_WORKER = "celery-worker"
 #: Worker processes of the Celery worker: the fault DAG starts tens of mapped tasks at once.
 CELERY_CONCURRENCY = 8
@@ -171,9 +173,12 @@ class Deployment:
         if broker_url is not None:
             self.commands[CELERY_WORKER] = ["celery", "worker", "--concurrency", str(CELERY_CONCURRENCY)]
             self.commands[CELERY_WORKER] += ["--skip-serve-logs", "--pid", str(home / f"{CELERY_WORKER}.pid")]
+        #: Each triggerer's job row carries its name as ``unixname`` (Airflow reads it with getpass, from
+        #: LOGNAME): that is how a test tells which process holds which trigger.
+        self.component_env = {name: {"LOGNAME": name} for name in self.triggerers}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        #: triggerer name -> the id of its job (the ``triggerer_id`` of the triggers it holds).
-        self.triggerer_jobs: dict[str, int] = {}
+        #: triggerer name -> ids of the jobs it had before its latest start (its current job is another).
+        self._old_jobs: dict[str, set[int]] = {}
         self.session = requests.Session()
 
     # ------------------------------------------------------------------ processes
@@ -188,27 +193,29 @@ class Deployment:
         )
 
     def start(self, component: str) -> None:
-        """Start ``component``; a triggerer only returns once its job is registered (the API must be up)."""
-        known = self.triggerer_job_ids() if component in self.triggerers else set()
-        self._spawn(component)
+        """Start ``component``; it boots in the background (:meth:`triggerer_job` waits for a triggerer)."""
         if component in self.triggerers:
-            self._await_job(component, known)
-
-    def _spawn(self, component: str) -> None:
+            self._old_jobs[component] = self._jobs_of(component) if component in self._old_jobs else set()
         if component == CELERY_WORKER:  # a worker that was killed leaves its pid file behind
             Path(self.commands[component][-1]).unlink(missing_ok=True)
         log = (self.logs / f"{component}-{len(self.component_logs(component))}.log").open("wb")
         self.processes[component] = subprocess.Popen(
             [sys.executable, "-m", "airflow", *self.commands[component]],
-            env=self.env,
+            env={**self.env, **self.component_env.get(component, {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
-    def _await_job(self, triggerer: str, known: set[int]) -> None:
-        new = wait_for(f"{triggerer} to register its job", lambda: self.triggerer_job_ids() - known, 120)
-        self.triggerer_jobs[triggerer] = max(new)
+    def restart(self, *components: str) -> None:
+        """Stop ``components`` together, then start them together."""
+        stopping = [self.processes.pop(name) for name in components if name in self.processes]
+        for proc in stopping:
+            _terminate(proc)
+        for proc in stopping:
+            _reap(proc, 60)
+        for name in components:
+            self.start(name)
 
     def signal(self, component: str, signum: signal.Signals) -> None:
         """Send ``signum`` to every process of ``component`` (its process group: supervisor and children)."""
@@ -228,14 +235,11 @@ class Deployment:
 
     def boot(self) -> None:
         self.airflow("db", "migrate")
-        first, *others = self.triggerers
         for component in self.commands:
-            if component not in others:
-                self._spawn(component)
-        wait_for("the API server", lambda: self.get("/api/v2/monitor/health").get("metadatabase"), 180)
-        self._await_job(first, set())  # a new database: the first triggerer's job is the only one
-        for component in others:  # one at a time, so that each job is known to belong to its process
             self.start(component)
+        wait_for("the API server", lambda: self.get("/api/v2/monitor/health").get("metadatabase"), 180)
+        for triggerer in self.triggerers:
+            self.triggerer_job(triggerer)
 
     def stop(self) -> None:
         processes, self.processes = list(self.processes.values()), {}
@@ -274,11 +278,24 @@ class Deployment:
         run = self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": dict(conf or {})})
         return str(run["dag_run_id"])
 
-    def triggerer_job_ids(self, alive: bool | None = None) -> set[int]:
-        params: dict[str, Any] = {"job_type": "TriggererJob", "limit": 100}
-        if alive is not None:
-            params["is_alive"] = str(alive).lower()
-        return {job["id"] for job in self.get("/api/v2/jobs", **params)["jobs"]}
+    def jobs(self, job_type: str = "TriggererJob") -> list[dict[str, Any]]:
+        return list(self.get("/api/v2/jobs", job_type=job_type, limit=100)["jobs"])
+
+    def _jobs_of(self, triggerer: str) -> set[int]:
+        return {job["id"] for job in self.jobs() if job["unixname"] == triggerer}
+
+    def triggerer_job(self, triggerer: str, timeout: float = 180) -> int:
+        """The id of ``triggerer``'s current job, the ``triggerer_id`` of the triggers it holds (waits for
+        a triggerer just started to register it)."""
+
+        def current() -> int | None:
+            return max(self._jobs_of(triggerer) - self._old_jobs.get(triggerer, set()), default=None)
+
+        return int(wait_for(f"{triggerer} to register its job", current, timeout))
+
+    def triggerer_of(self, job_id: int) -> str:
+        """The triggerer whose current job is ``job_id``."""
+        return next(name for name in self.triggerers if self.triggerer_job(name) == job_id)
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
         data = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")

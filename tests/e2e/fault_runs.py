@@ -11,6 +11,7 @@ OpenReplay job that was cancelled, an API key in a log.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -21,14 +22,14 @@ import requests
 
 from airflow_provider_tasks.simulator import Simulator, Step
 
-from .deployment import Deployment, secrets_in, wait_for
+from .deployment import secrets_in, wait_for
 from .stacks import Stack
 
-__all__ = ["DAG_ID", "FAULT_DAGS", "FaultRun", "Wait"]
+__all__ = ["DAG_ID", "FaultRun", "Wait"]
 
 DAG_ID = "e2e_faults"
-FAULT_DAGS = Path(__file__).resolve().parent / "dags"
 FIRED = "Trigger fired event"
+_MOBIZON_IDS = itertools.count(70_000)
 ENDED = ("success", "failed")
 
 
@@ -84,7 +85,8 @@ class FaultRun:
             final = "failed" if index == 0 else "completed"
             self.waits.append(Wait("openreplay_wait", index, "openreplay", job, final, index != 0))
         for index in range(mobizon):
-            task = int(sim.mobizon.add_task(steps=[Step(1, progress=10 * index)]))
+            # Ids of their own: the example DAGs wait for the simulator's first ones (5000, 5001...).
+            task = sim.mobizon.add_task(next(_MOBIZON_IDS), steps=[Step(1, progress=10 * index)])
             conf["mobizon"].append(task)
             self.waits.append(Wait("mobizon_wait", index, "mobizon", task, 3 if index == 0 else 2, index != 0))
         for index in range(owned):
@@ -235,8 +237,3 @@ class FaultRun:
         sim = self.sim
         keys = [sim.posteketab_token, sim.openreplay_api_key, sim.mobizon_api_key]
         return secrets_in(self.deployment.all_logs() + self.stack.server_logs(), keys)
-
-
-def triggerer_of(deployment: Deployment, job_id: int) -> str:
-    """The name of the triggerer process whose job is ``job_id``."""
-    return next(name for name, job in deployment.triggerer_jobs.items() if job == job_id)

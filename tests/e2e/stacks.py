@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_tasks.simulator import Simulator
+
 from .deployment import DAGS, Deployment
 from .services import Postgres, Redis, missing_servers, running
 
-__all__ = ["PRODUCTION", "QUICK", "SHAPES", "Stack", "deployed"]
+__all__ = ["PRODUCTION", "QUICK", "SHAPES", "Production", "Stack", "deployed"]
 
 QUICK = "quick"
 PRODUCTION = "production"
@@ -49,6 +51,14 @@ class Stack:
     def server_logs(self) -> list[Path]:
         """The logs of PostgreSQL and Redis (copied next to the component logs when the stack stops)."""
         return [server.log for server in (self.postgres, self.redis) if server is not None and server.log.exists()]
+
+
+@dataclass
+class Production:
+    """A production-shaped stack and the simulator its connections point at (the session's: conftest)."""
+
+    sim: Simulator
+    stack: Stack
 
 
 @contextmanager

@@ -21,9 +21,9 @@ import pytest
 
 from airflow_provider_tasks.simulator import Simulator
 
-from .deployment import CELERY_WORKER, DAGS, Deployment, free_port, secrets_in, wait_for
-from .fault_runs import DAG_ID, FAULT_DAGS, FaultRun, triggerer_of
-from .stacks import PRODUCTION, Stack, deployed
+from .deployment import CELERY_WORKER, Deployment, secrets_in, wait_for
+from .fault_runs import DAG_ID, FaultRun
+from .stacks import Production, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -39,11 +39,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    # A fixed port: the connections in the deployment's environment stay valid across a restart.
-    sim = Simulator(port=free_port())
-    with sim, deployed(PRODUCTION, sim.env(), dag_folders=(DAGS, FAULT_DAGS)) as stack:
-        yield World(sim, stack)
+def world(production: Production) -> World:
+    return World(production.sim, production.stack)
 
 
 @pytest.fixture
@@ -69,13 +66,11 @@ def start_run(world: World) -> Iterator[Callable[..., FaultRun]]:
 def _adopted(run: FaultRun, deployment: Deployment, triggerer: str) -> bool:
     """Whether ``triggerer`` holds every deferred wait of ``run``."""
     holders = run.holders()
-    return set(holders) == {deployment.triggerer_jobs[triggerer]} and sum(holders.values()) == len(run.deferred())
+    return set(holders) == {deployment.triggerer_job(triggerer)} and sum(holders.values()) == len(run.deferred())
 
 
-def _heartbeat(world: World, job_id: int) -> datetime.datetime:
-    job = next(
-        job for job in world.deployment.get("/api/v2/jobs", job_type="TriggererJob")["jobs"] if job["id"] == job_id
-    )
+def _heartbeat(deployment: Deployment, job_id: int) -> datetime.datetime:
+    job = next(job for job in deployment.jobs() if job["id"] == job_id)
     return datetime.datetime.fromisoformat(job["latest_heartbeat"])
 
 
@@ -84,7 +79,7 @@ def test_sigkill_of_the_triggerer_holding_most_waits(world: World, start_run: Ca
     run = start_run("sigkill")
     run.wait_deferred()
     victim_job, held = run.holders().most_common(1)[0]
-    victim = triggerer_of(d, victim_job)
+    victim = d.triggerer_of(victim_job)
     (survivor,) = set(d.triggerers) - {victim}
     d.kill(victim)
     try:
@@ -97,7 +92,7 @@ def test_sigkill_of_the_triggerer_holding_most_waits(world: World, start_run: Ca
         )
         assert run.all_deferred(), run.task_instances()
     finally:
-        d.start(victim)  # back to two triggerers for the tests after this one
+        d.start(victim)  # back to two triggerers for the tests after this one (it boots meanwhile)
     run.finish()
     run.wait_ended()
     assert run.problems() == []
@@ -114,7 +109,7 @@ def test_sigstop_past_the_health_threshold_then_sigcont(world: World, start_run:
     tis, holders = run.task_instances(), run.holders()
     owned_held = {job: sum(1 for key in owned if tis[key]["trigger"]["triggerer_id"] == job) for job in holders}
     victim_job = max(holders, key=lambda job: (owned_held[job], holders[job]))  # the one holding owned jobs
-    victim = triggerer_of(d, victim_job)
+    victim = d.triggerer_of(victim_job)
     (survivor,) = set(d.triggerers) - {victim}
     d.signal(victim, signal.SIGSTOP)
     try:
@@ -128,7 +123,7 @@ def test_sigstop_past_the_health_threshold_then_sigcont(world: World, start_run:
         thawed = datetime.datetime.now(datetime.UTC)
         d.signal(victim, signal.SIGCONT)
     # Thawed, it heartbeats again, and in that same loop it learns it lost the triggers and drops them.
-    wait_for(f"{victim} to heartbeat after SIGCONT", lambda: _heartbeat(world, victim_job) > thawed, 60)
+    wait_for(f"{victim} to heartbeat after SIGCONT", lambda: _heartbeat(d, victim_job) > thawed, 60)
     time.sleep(10)
     assert d.alive()[victim]
     assert run.all_deferred(), run.task_instances()
