@@ -10,7 +10,7 @@ VENV2 ?= .venv-airflow2
 BIN2 := $(VENV2)/bin
 STAMP2 := $(VENV2)/.installed-$(AIRFLOW2_VERSION)
 
-.PHONY: demo test lint typecheck unit test-airflow2 test-wheel bench clean
+.PHONY: demo test lint typecheck unit e2e test-airflow2 test-wheel bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -39,9 +39,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Everything: unit, fault matrix, load, example DAGs, and the real deployment (tests/e2e).
+# Unit, fault matrix, load and example-DAG suites: everything but the real deployments.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --ignore=tests/e2e
+
+# The real Airflow deployments (tests/e2e: quick and production shapes, fault tests, connection forms in
+# Chromium), run on their own exactly as the README tells users to: no test may lean on another suite.
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e -v
 
 # The same suite on Airflow 2.11, less what only a real Airflow 3 deployment can run.
 test-airflow2: $(STAMP2)
@@ -52,7 +57,7 @@ test-airflow2: $(STAMP2)
 test-wheel: $(STAMP)
 	$(BIN)/python scripts/wheel_smoke.py --airflow $(AIRFLOW_VERSION)
 
-test: lint typecheck unit test-airflow2 test-wheel
+test: lint typecheck unit e2e test-airflow2 test-wheel
 
 # Benchmarks against the peers (not part of the test suite): prints a table, writes bench/results/latest.json.
 bench: $(STAMP)
