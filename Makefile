@@ -15,7 +15,7 @@ AIRFLOW_MATRIX ?= 2.11.2 3.0.6 3.1.8 3.2.2 3.3.2
 MATRIX_VENVS ?= $(HOME)/.cache/airflow-provider-tasks/matrix
 MATRIX_ARGS ?=
 
-.PHONY: demo test lint typecheck unit test-airflow2 test-wheel test-matrix bench clean
+.PHONY: demo test lint typecheck unit e2e test-airflow2 test-wheel test-matrix bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -23,7 +23,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/uv pip install --python $(BIN)/python --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev]"
+	$(BIN)/uv pip install --python $(BIN)/python --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev,e2e]"
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 $(BIN2)/python:
@@ -44,9 +44,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Everything: unit, fault matrix, load, example DAGs, and the real deployment (tests/e2e).
+# Unit, fault matrix, load and example-DAG suites: everything but the real deployments.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --ignore=tests/e2e
+
+# The real Airflow deployments (tests/e2e: quick and production shapes, fault tests, connection forms in
+# Chromium), run on their own exactly as the README tells users to: no test may lean on another suite.
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e -v
 
 # The same suite on Airflow 2.11, less what only a real Airflow 3 deployment can run.
 test-airflow2: $(STAMP2)
@@ -57,7 +62,7 @@ test-airflow2: $(STAMP2)
 test-wheel: $(STAMP)
 	$(BIN)/python scripts/wheel_smoke.py --airflow $(AIRFLOW_VERSION)
 
-test: lint typecheck unit test-airflow2 test-wheel
+test: lint typecheck unit e2e test-airflow2 test-wheel
 
 # Per minor: a fresh venv with the built wheel, the unit suite from a copy of tests/, every example DAG.
 # Prints one result line per minor; MATRIX_ARGS="--only unit" (or dags) and AIRFLOW_MATRIX="3.0.6" narrow it.

@@ -19,6 +19,7 @@ Screenshots go to ``$E2E_OUTPUT`` (default ``.e2e-output/``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import warnings
@@ -127,7 +128,24 @@ PORT_SHIM = """
 REFUSED = "the API server refused the test (HTTP 400) before our hook ran: see PORT_SHIM, apache/airflow#73298"
 
 
+#: Selenium logs every WebDriver command with its arguments at DEBUG, the keys typed into the form
+#: included. The secret guard sets the root logger to DEBUG and would (rightly) see them; whether
+#: the line is written must not depend on which test configured logging before this module.
+WIRE_LOGGER = "selenium.webdriver.remote.remote_connection"
+
+
 # ---------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module", autouse=True)
+def webdriver_wire_not_logged() -> Iterator[None]:
+    logger = logging.getLogger(WIRE_LOGGER)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class Env:
     """What the tests share: the simulator, the api-server, the browser."""
 
