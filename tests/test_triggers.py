@@ -159,3 +159,35 @@ def test_on_kill_of_a_mapped_task_reads_its_own_state(sim, monkeypatch):
     trigger.task_instance.map_index = 4
     asyncio.run(trigger.on_kill())
     assert sim.count("openreplay", method="DELETE") == 0  # map index 4 is still deferred
+
+
+def test_on_kill_survives_the_cancels_airflow_keeps_sending(sim, monkeypatch):
+    """Airflow 3.3's triggerer re-sends the cancel at each state sync while a trigger shuts down; the
+    first state query of a triggerer can take seconds, so on_kill is cancelled again mid-way."""
+    import asyncio
+
+    from airflow_provider_tasks.hooks.openreplay import OpenReplayHook
+
+    task_runner = pytest.importorskip("airflow.sdk.execution_time.task_runner")
+
+    def slow_states(**kwargs):
+        time.sleep(0.5)
+        return {"run-1": {"wait": "failed"}}
+
+    monkeypatch.setattr(task_runner.RuntimeTaskInstance, "get_task_states", staticmethod(slow_states))
+    job_id = sim.openreplay.add_job(steps=[Step("scheduled")])
+
+    async def main() -> None:
+        killing = asyncio.ensure_future(_owned_trigger(job_id).on_kill())
+        for _ in range(3):
+            await asyncio.sleep(0.1)
+            killing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await killing
+        for _ in range(50):  # the decision goes on in its own task
+            if sim.count("openreplay", method="DELETE"):
+                break
+            await asyncio.sleep(0.1)
+
+    asyncio.run(main())
+    assert OpenReplayHook().get_job(job_id)["status"] == "cancelled"

@@ -74,6 +74,15 @@ class OpenReplayJobTrigger(RemoteTaskTrigger):
         """
         if not self.cancel_on_kill:
             return
+        # Airflow's triggerer re-sends the cancel at each state sync while a trigger shuts down, and each
+        # one would cut this short (the first state query alone can outlast a sync): the decision and the
+        # DELETE run in a task of their own, which those cancels do not reach.
+        decision = asyncio.ensure_future(self._cancel_owned_job())
+        _LIVE_CANCELS.add(decision)
+        decision.add_done_callback(_LIVE_CANCELS.discard)
+        await asyncio.shield(decision)
+
+    async def _cancel_owned_job(self) -> None:
         verdict = await may_cancel_owned_job(getattr(self, "task_instance", None))
         if not verdict.cancel:
             self.log.info("OpenReplay job %s left running: %s", self.item_id, verdict.reason)
@@ -88,6 +97,10 @@ class OpenReplayJobTrigger(RemoteTaskTrigger):
             self.log.warning("Could not cancel OpenReplay job %s (%s): %s", self.item_id, verdict.reason, error)
         finally:
             await hook.aclose()
+
+
+#: Cancels under way (a task the loop only holds weakly must be kept until it ends).
+_LIVE_CANCELS: set[asyncio.Future[None]] = set()
 
 
 def _iso_from_ms(value: Any) -> str | None:
