@@ -104,6 +104,28 @@ class MobizonHook(RemoteTaskHook):
         _RATE_LIMITED: RemoteTransientError,
         999: RemoteTransientError,  # service error
     }
+    expected_retry_codes = frozenset({_RATE_LIMITED})
+    error_hints = {
+        1: "validation error — a parameter was refused; check the task id",
+        2: "not found — check the task id, and that it belongs to the API key's account",
+        3: "application error at Mobizon — try again later, or ask Mobizon's support",
+        4: "module not found — check that the connection's host is Mobizon's API domain",
+        5: "method not found — check that the connection's host is Mobizon's API domain",
+        6: "unsupported output format — check that the connection's host is Mobizon's API domain",
+        8: "authorization failed — check the connection's password, the API key",
+        9: "method access denied — this API key may not call this method; check its permissions",
+        10: "concurrent update — retried",
+        11: "required parameters missing — check the task id",
+        12: "a parameter has an invalid value — check the task id",
+        _WRONG_SERVER: "account on another regional server — set the connection's host to your region's API domain",
+        14: "account blocked — contact Mobizon's support",
+        15: "operation could not be completed — try again later",
+        _RATE_LIMITED: "rate limit, one GetStatus per second per API key — retried; fewer concurrent waits "
+        "per key or a longer poke_interval avoid it",
+        98: "the bulk operation partly failed",
+        99: "nothing was done",
+        999: "service error at Mobizon — retried; if it persists, ask Mobizon's support",
+    }
 
     def __init__(self, mobizon_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(mobizon_conn_id, **kwargs)
