@@ -59,14 +59,17 @@ def test_code_13_to_a_foreign_host_is_refused_and_the_key_never_sent(sim, second
     assert hook.settings.base_url == sim.mobizon_url  # still the connection's own server
 
 
-def test_code_13_to_the_connections_own_host_is_followed_once(sim, logs):
+def test_code_13_to_the_connections_own_host_is_followed_once(sim, caplog, capsys):
     task_id = sim.mobizon.add_task(steps=[Step(2)])
     _hand_off_to(sim, sim.mobizon_alt_url)  # same host and port, another path: the simulator's second region
     hook = MobizonHook()
     assert hook.get_task_status(task_id)["status"] == 2
     assert sim.count("mobizon", path="/mobizon-alt/") == 1
     assert hook.settings.base_url == sim.mobizon_alt_url
-    moved = [line for line in logs().splitlines() if "moved this account" in line]
+    # Airflow 2.11 logs through stdlib logging (caplog), Airflow 3 through structlog (stdout).
+    moved = [r.getMessage() for r in caplog.records if "moved this account" in r.getMessage()] or [
+        line for line in capsys.readouterr().out.splitlines() if "moved this account" in line
+    ]
     assert len(moved) == 1 and sim.mobizon_alt_url in moved[0]
 
 
