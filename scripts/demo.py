@@ -46,6 +46,7 @@ def read_banner(lines: Iterable[str]) -> Banner:
         match = re.match(r"^export (AIRFLOW_CONN_\w+)=(.*)$", line)
         if match:
             (banner.json if form == "json" else banner.uris)[match.group(1)] = shlex.split(match.group(2))[0]
+            banner.lines[form].append(line)
         item = re.match(r"^#\s+(posteketab|openreplay|mobizon) (?:task|job) (\S+)$", line)
         if item:
             banner.items.append((item.group(1), item.group(2)))
@@ -54,11 +55,12 @@ def read_banner(lines: Iterable[str]) -> Banner:
 
 @dataclass
 class Banner:
-    """The simulator's connections (``json`` and ``uris``: ``AIRFLOW_CONN_*`` → value), the items
-    its scenario created (``(service, id)``) and its URL."""
+    """The simulator's connections (``json`` and ``uris``: ``AIRFLOW_CONN_*`` → value; ``lines``: the
+    ``export`` lines as printed, per form), the items its scenario created (``(service, id)``) and its URL."""
 
     json: dict[str, str] = field(default_factory=dict)
     uris: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, list[str]] = field(default_factory=lambda: {"json": [], "uri": []})
     items: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
 
