@@ -10,7 +10,12 @@ VENV2 ?= .venv-airflow2
 BIN2 := $(VENV2)/bin
 STAMP2 := $(VENV2)/.installed-$(AIRFLOW2_VERSION)
 
-.PHONY: demo test lint typecheck unit test-airflow2 test-wheel bench clean
+# `make test-matrix`: the installed wheel on the latest patch of every Airflow minor we claim (scripts/matrix.py).
+AIRFLOW_MATRIX ?= 2.11.2 3.0.6 3.1.8 3.2.2 3.3.2
+MATRIX_VENVS ?= $(HOME)/.cache/airflow-provider-tasks/matrix
+MATRIX_ARGS ?=
+
+.PHONY: demo test lint typecheck unit test-airflow2 test-wheel test-matrix bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -53,6 +58,11 @@ test-wheel: $(STAMP)
 	$(BIN)/python scripts/wheel_smoke.py --airflow $(AIRFLOW_VERSION)
 
 test: lint typecheck unit test-airflow2 test-wheel
+
+# Per minor: a fresh venv with the built wheel, the unit suite from a copy of tests/, every example DAG.
+# Prints one result line per minor; MATRIX_ARGS="--only unit" (or dags) and AIRFLOW_MATRIX="3.0.6" narrow it.
+test-matrix: $(STAMP)
+	$(BIN)/python scripts/matrix.py --venvs $(MATRIX_VENVS) $(MATRIX_ARGS) $(AIRFLOW_MATRIX)
 
 # Benchmarks against the peers (not part of the test suite): prints a table, writes bench/results/latest.json.
 bench: $(STAMP)

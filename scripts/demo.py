@@ -1,12 +1,17 @@
 """``make demo``: run every example DAG with ``airflow dags test`` against the bundled simulator.
 
 Prints one line per DAG with its final state and its ``report`` task's result, and exits non-zero
-if any DAG did not succeed. Everything it creates lives under ``.demo/`` (recreated each run).
+if any DAG did not succeed. Everything it creates lives under ``.demo/`` (recreated each run), or the
+folder given with ``--work``. Airflow and the simulator run with that folder as working directory, so
+``airflow_provider_tasks`` is the one installed in this Python (not the source tree when this is the
+installed wheel, as in ``scripts/matrix.py``).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -66,15 +71,19 @@ class Banner:
 
 
 def start_simulator(
-    env: dict[str, str], python: str = sys.executable, scenario: str = "demo", port: int | None = None
+    env: dict[str, str], python: str = sys.executable, cwd: Path | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """Start the simulator with ``scenario``; return it and the AIRFLOW_CONN_* (JSON form) it printed."""
-    proc, banner = launch_simulator(env, python, scenario, port)
+    """Start the simulator with the demo scenario; return it and the AIRFLOW_CONN_* (JSON form) it printed."""
+    proc, banner = launch_simulator(env, python, cwd=cwd)
     return proc, banner.json
 
 
 def launch_simulator(
-    env: dict[str, str], python: str = sys.executable, scenario: str = "demo", port: int | None = None
+    env: dict[str, str],
+    python: str = sys.executable,
+    scenario: str = "demo",
+    port: int | None = None,
+    cwd: Path | None = None,
 ) -> tuple[subprocess.Popen[str], Banner]:
     """Start the simulator as the README says; return it and what it printed."""
     proc = subprocess.Popen(
@@ -83,6 +92,7 @@ def launch_simulator(
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        cwd=cwd,
     )
     assert proc.stdout is not None
     try:
@@ -124,9 +134,12 @@ def outcome(db: Path, dag_id: str) -> tuple[str, str]:
 
 
 def main() -> int:
-    shutil.rmtree(WORK, ignore_errors=True)
-    (WORK / "logs").mkdir(parents=True)
-    home = WORK / "airflow"
+    parser = argparse.ArgumentParser(description="Run every example DAG with `airflow dags test`.")
+    parser.add_argument("--work", type=Path, default=WORK, help="folder for the Airflow home and logs (recreated)")
+    work = parser.parse_args().work.resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "logs").mkdir(parents=True)
+    home = work / "airflow"
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -136,24 +149,31 @@ def main() -> int:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(DAGS), os.environ.get("PYTHONPATH")])),
     }
     airflow = [sys.executable, "-m", "airflow"]
-    sim, conns = start_simulator(env)
+    sim, conns = start_simulator(env, cwd=work)
     env.update(conns)
     failed = 0
+    spec = importlib.util.find_spec("airflow_provider_tasks")
+    print(f"demo: airflow_provider_tasks from {spec.origin if spec else 'nowhere'}", flush=True)
     try:
         print("demo: preparing the Airflow metadata database ...", flush=True)
-        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True, text=True)
+        subprocess.run([*airflow, "db", "migrate"], env=env, cwd=work, check=True, capture_output=True, text=True)
         for dag_id in dag_ids():
-            log = WORK / "logs" / f"{dag_id}.log"
+            log = work / "logs" / f"{dag_id}.log"
             started = time.monotonic()
             with log.open("w") as out:
                 proc = subprocess.run(
-                    [*airflow, "dags", "test", dag_id], env=env, stdout=out, stderr=subprocess.STDOUT, timeout=900
+                    [*airflow, "dags", "test", dag_id],
+                    env=env,
+                    cwd=work,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=900,
                 )
             state, result = outcome(home / "airflow.db", dag_id)
             ok = proc.returncode == 0 and state == "success"
             failed += not ok
             took = time.monotonic() - started
-            detail = result or f"see {log.relative_to(ROOT)}"
+            detail = result or f"see {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log}"
             print(f"{'OK  ' if ok else 'FAIL'} {dag_id}: {state} in {took:.0f}s - {detail}", flush=True)
     finally:
         sim.terminate()

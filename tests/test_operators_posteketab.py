@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from _helpers import run_to_end, run_trigger
 
 from airflow_provider_tasks.exceptions import RemoteApiError, RemoteTaskFailed
-from airflow_provider_tasks.operators.posteketab import PostEKetabListTasksOperator, PostEKetabTaskResultOperator
+from airflow_provider_tasks.operators.posteketab import (
+    PostEKetabListTasksOperator,
+    PostEKetabTaskResultOperator,
+    local_file,
+)
 from airflow_provider_tasks.simulator import Step
 
 try:
@@ -89,6 +95,47 @@ def test_output_path_writes_json_lines_and_returns_a_summary(sim, context, tmp_p
     result = op(task_id, output_path=f"file://{target}").execute(context)
     assert result == {"path": f"file://{target}", "rows": 2, "failed_rows": 1}
     lines = target.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == ROWS
+
+
+@pytest.mark.parametrize("form", ["plain path", "file URL, quoted", "file://localhost"])
+def test_output_path_takes_local_paths_and_file_urls(sim, context, tmp_path, form):
+    """Local files are written without ObjectStoragePath (Airflow 3.0's refuses every URL under upath 0.3)."""
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=ROWS)
+    target = tmp_path / "a dir" / "rows.jsonl"
+    value = {
+        "plain path": str(target),
+        "file URL, quoted": f"file://{quote(str(target))}",
+        "file://localhost": f"file://localhost{target}",
+    }[form]
+    assert op(task_id, output_path=value).execute(context) == {"path": value, "rows": 2, "failed_rows": 1}
+    assert [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()] == ROWS
+
+
+def test_which_output_paths_are_local_files():
+    assert local_file("/data/rows.jsonl") == Path("/data/rows.jsonl")
+    assert local_file("relative/rows.jsonl") == Path("relative/rows.jsonl")
+    assert local_file("file:///data/my%20rows.jsonl") == Path("/data/my rows.jsonl")
+    assert local_file("FILE://localhost/data/rows.jsonl") == Path("/data/rows.jsonl")
+    for remote in ("s3://bucket/rows.jsonl", "gs://b/k", "file://otherhost/data/rows.jsonl", "memory://b/k"):
+        assert local_file(remote) is None
+
+
+def test_output_path_to_object_storage(sim, context):
+    """Any other URL goes through ObjectStoragePath (here fsspec's in-memory filesystem, attached for the test)."""
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    try:
+        from airflow.sdk.io import attach
+    except ImportError:  # Airflow 2.11
+        from airflow.io.store import attach
+    attach("memory", fs=MemoryFileSystem())
+    task_id = sim.posteketab.add_task(steps=[Step(3)], task_result=ROWS)
+    result = op(task_id, output_path="memory://provider-tasks-test/out/rows.jsonl").execute(context)
+    assert result["rows"] == 2 and result["failed_rows"] == 1
+    assert result["path"].startswith("memory://") and result["path"].endswith("provider-tasks-test/out/rows.jsonl")
+    lines = ObjectStoragePath(result["path"]).read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines] == ROWS
 
 

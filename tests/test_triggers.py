@@ -146,7 +146,8 @@ def test_on_kill_never_cancels_a_job_the_task_did_not_create(sim, monkeypatch):
 def test_on_kill_of_a_mapped_task_reads_its_own_state(sim, monkeypatch):
     import asyncio
 
-    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    task_runner = pytest.importorskip("airflow.sdk.execution_time.task_runner")
+    RuntimeTaskInstance = task_runner.RuntimeTaskInstance
 
     job_id = sim.openreplay.add_job(steps=[Step("scheduled")])
     monkeypatch.setattr(

@@ -35,6 +35,17 @@ ACTIVE_STATUSES = frozenset({"scheduled", "running"})
 CancelSteps = Generator[ApiCall, Any, dict[str, Any]]
 
 
+def _advance(
+    steps: CancelSteps, *, result: Any = None, error: BaseException | None = None
+) -> tuple[ApiCall | None, dict[str, Any] | None]:
+    """Hand a protocol the answer to its last call (or the error it met): its next call, or its result."""
+    try:
+        call = steps.throw(error) if error is not None else steps.send(result)
+    except StopIteration as done:
+        return None, dict(done.value)
+    return call, None
+
+
 class OpenReplayHook(RemoteTaskHook):
     """Talks to OpenReplay's ``/public/{projectKey}/jobs`` and ``/users`` endpoints.
 
@@ -234,36 +245,28 @@ class OpenReplayHook(RemoteTaskHook):
         )
 
     def _run_steps(self, steps: CancelSteps) -> dict[str, Any]:
-        call = next(steps)
-        while True:
+        call: ApiCall | None = next(steps)
+        done: dict[str, Any] | None = None
+        while done is None and call is not None:
             try:
                 result = self.call(call)
             except RemoteError as error:
-                try:
-                    call = steps.throw(error)
-                except StopIteration as done:
-                    return dict(done.value)
-                continue
-            try:
-                call = steps.send(result)
-            except StopIteration as done:
-                return dict(done.value)
+                call, done = _advance(steps, error=error)
+            else:
+                call, done = _advance(steps, result=result)
+        return done or {}
 
     async def _arun_steps(self, steps: CancelSteps) -> dict[str, Any]:
-        call = next(steps)
-        while True:
+        call: ApiCall | None = next(steps)
+        done: dict[str, Any] | None = None
+        while done is None and call is not None:
             try:
                 result = await self.acall(call)
             except RemoteError as error:
-                try:
-                    call = steps.throw(error)
-                except StopIteration as done:
-                    return dict(done.value)
-                continue
-            try:
-                call = steps.send(result)
-            except StopIteration as done:
-                return dict(done.value)
+                call, done = _advance(steps, error=error)
+            else:
+                call, done = _advance(steps, result=result)
+        return done or {}
 
     def cancel_job(self, job_id: int, project_key: str | None = None) -> dict[str, Any]:
         """Cancel the job and return it as it then is: ``cancelled``, or ``failed``/``completed`` when it

@@ -12,6 +12,7 @@ from airflow_provider_tasks._compat import deferral_timeout_error
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
+from airflow_provider_tasks.triggers.starting import StartFromTrigger, crossed_event
 from airflow_provider_tasks.validation import default_deferrable
 from airflow_provider_tasks.waits.blocking import poll_until_done
 from airflow_provider_tasks.waits.events import WaitTimeout, timeout_event
@@ -59,7 +60,7 @@ class RemoteTaskOperator(BaseOperator):
         self.link_class.persist(context, self.hook.web_url(item_id, **kwargs))
 
 
-class WaitingOperator(RemoteTaskOperator):
+class WaitingOperator(RemoteTaskOperator, StartFromTrigger):
     """An operator that can wait for a remote task, blocking or deferred, on the sensors' rules.
 
     Subclasses call :meth:`wait` with the first snapshot they read; it returns the final remote
@@ -144,6 +145,25 @@ class WaitingOperator(RemoteTaskOperator):
             raise
         return self.resolve(context, event, item_id, owned=owned)
 
+    def offer_wait_in_triggerer(self, asked: bool, item_id: Any, **trigger_fields: Any) -> None:
+        """``start_from_trigger`` for an operator that only waits for a task it was given (Airflow 3.3+):
+        the trigger waits for ``item_id`` from the start; the worker runs only :meth:`execute_complete`."""
+        self.offer_start_from_trigger(
+            asked,
+            trigger_class=self.trigger_class,
+            trigger_kwargs={
+                self.trigger_class.id_kwarg: item_id,
+                self.hook_class.conn_name_attr: self.conn_id,
+                "poll_interval": self.poll_interval,
+                "timeout": self.timeout,
+                "execution_timeout": None if self.execution_timeout is None else self.execution_timeout.total_seconds(),
+                "max_consecutive_failures": self.max_consecutive_failures,
+                "link_key": self.link_class().xcom_key,
+                **trigger_fields,
+            },
+            timeout=self.timeout,
+        )
+
     def resolve(self, context: Context, event: Any, item_id: str | int, *, owned: bool = False) -> dict[str, Any]:
         """Validate an event; a timeout calls :meth:`on_wait_timeout` (for a job we own) before failing."""
 
@@ -173,6 +193,8 @@ class WaitingOperator(RemoteTaskOperator):
             item_id = self.waited_id(event)
         if owned is None:
             owned = isinstance(event, Mapping) and event.get("owned") is True
+        if self.start_from_trigger:  # the trigger pushed the link already; again here, should it have failed
+            self.push_link(context, item_id, **self.fetch_kwargs())
         return self.finish(context, self.resolve(context, event, item_id, owned=owned))
 
     def waited_id(self, event: Any) -> str | int:
@@ -182,6 +204,9 @@ class WaitingOperator(RemoteTaskOperator):
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """When Airflow itself ends the deferral at its timeout (the triggerer was down past the
         trigger's deadline), end like the trigger's own timeout: cancel a job we own, then fail."""
+        if crossed_event(next_method, next_kwargs) is not None:
+            self.log.warning("Airflow's deferral timeout crossed the trigger's event; ending with the event")
+            return self.execute_complete(context, **dict(next_kwargs or {}))
         error = deferral_timeout_error(next_method, next_kwargs)
         if error is None:
             return super().resume_execution(next_method, next_kwargs, context)

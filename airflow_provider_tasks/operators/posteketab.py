@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, cast
+from urllib.parse import unquote, urlsplit
 
 from airflow_provider_tasks.exceptions import RemoteApiError, RemoteTaskFailed
 from airflow_provider_tasks.hooks.posteketab import PostEKetabHook
@@ -39,6 +41,16 @@ def failed_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
     return [row for row in rows if _row_failed(row)]
 
 
+def local_file(target: str) -> Path | None:
+    """The local file that a ``file://`` URL or a plain path names; ``None`` for any other URL."""
+    if "://" not in target:
+        return Path(target)
+    url = urlsplit(target)
+    if url.scheme.lower() == "file" and url.netloc in ("", "localhost"):
+        return Path(unquote(url.path))
+    return None
+
+
 def _describe_row(row: dict[str, Any]) -> str:
     ref = row.get("local_id", row.get("id"))
     return f"{ref}: {row.get('message')}"
@@ -56,8 +68,11 @@ class PostEKetabTaskResultOperator(WaitingOperator):
     :param timeout: seconds to wait at most (default 7 days; ``execution_timeout`` also ends the wait).
     :param fail_on_row_errors: fail when any row has ``is_success`` false, listing them (rows are
         written to ``output_path`` first, so nothing is lost).
-    :param output_path: an ``ObjectStoragePath`` URL (``file:///...``, ``s3://...``); the rows are written
-        there as JSON Lines and the XCom holds ``{"path", "rows", "failed_rows"}`` instead of the rows.
+    :param output_path: a local path, a ``file://`` URL or an ``ObjectStoragePath`` URL (``s3://...``); the
+        rows are written there as JSON Lines and the XCom holds ``{"path", "rows", "failed_rows"}`` instead
+        of the rows. Local files are written directly, without ``ObjectStoragePath``.
+    :param start_from_trigger: wait in the triggerer from the start (Airflow 3.3+; implies ``deferrable``):
+        the worker runs once, to read the rows of the finished task.
     """
 
     template_fields: Sequence[str] = ("posteketab_task_id", "output_path")
@@ -76,8 +91,14 @@ class PostEKetabTaskResultOperator(WaitingOperator):
         poll_interval: float = 30.0,
         fail_on_row_errors: bool = False,
         output_path: str | None = None,
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
+        if start_from_trigger and (deferrable is False or not wait_for_completion):
+            raise ValueError(
+                "start_from_trigger=True waits in the triggerer: it needs deferrable and wait_for_completion"
+            )
+        deferrable = True if start_from_trigger else deferrable
         super().__init__(conn_id=posteketab_conn_id, deferrable=deferrable, poll_interval=poll_interval, **kwargs)
         self.posteketab_task_id = posteketab_task_id
         self.wait_for_completion = wait_for_completion
@@ -85,11 +106,13 @@ class PostEKetabTaskResultOperator(WaitingOperator):
         self.output_path = output_path
         if not is_template(posteketab_task_id):
             require_text_id("posteketab_task_id", posteketab_task_id)
+        self.offer_wait_in_triggerer(start_from_trigger, posteketab_task_id)
 
     def waited_id(self, event: Any) -> str:
         return require_text_id("posteketab_task_id", self.posteketab_task_id)
 
     def execute(self, context: Context) -> Any:
+        self.log_start_fallback(context)  # execute() never runs when the task started in the triggerer
         task_id = require_text_id("posteketab_task_id", self.posteketab_task_id)
         if self.output_path is not None and not str(self.output_path).strip():
             raise ValueError(f"output_path must be a storage URL or None, got {self.output_path!r}")
@@ -149,22 +172,33 @@ class PostEKetabTaskResultOperator(WaitingOperator):
 
     def _write_rows(self, rows: Iterable[Any]) -> tuple[str, list[dict[str, Any]]]:
         """Write the rows as JSON Lines, one at a time; return the path and the failed rows."""
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-        path = ObjectStoragePath(str(self.output_path))
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        shown, handle = self._open_output()
         bad: list[dict[str, Any]] = []
         written = 0
-        with path.open("w", encoding="utf-8") as handle:  # type: ignore[no-untyped-call]
+        with handle:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False))
                 handle.write("\n")
                 written += 1
                 if _row_failed(row):
                     bad.append(row)
-        self.log.info("Wrote %d row(s) to %s", written, path)
-        return str(path), bad
+        self.log.info("Wrote %d row(s) to %s", written, shown)
+        return shown, bad
+
+    def _open_output(self) -> tuple[str, IO[str]]:
+        target = str(self.output_path)
+        # Local files skip ObjectStoragePath: Airflow 3.0's refuses every URL under universal-pathlib 0.3,
+        # which 3.0 does not cap (3.1 caps it below 0.3, 3.2 adapted to it: apache/airflow#56270).
+        local = local_file(target)
+        if local is not None:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            return target, local.open("w", encoding="utf-8")
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        path = ObjectStoragePath(target)
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path), cast("IO[str]", path.open("w", encoding="utf-8"))  # type: ignore[no-untyped-call]
 
 
 class PostEKetabListTasksOperator(RemoteTaskOperator):

@@ -17,11 +17,12 @@ from airflow.providers.common.compat.sdk import (
     PokeReturnValue,
 )
 
-from airflow_provider_tasks._compat import deferral_timeout_error
+from airflow_provider_tasks._compat import deferral_timeout_error, first_reschedule_date
 from airflow_provider_tasks.exceptions import RemoteError, RemoteTransientError
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.links import RemoteTaskLink
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
+from airflow_provider_tasks.triggers.starting import StartFromTrigger, crossed_event
 from airflow_provider_tasks.validation import default_deferrable, is_template
 from airflow_provider_tasks.waits.events import timeout_event
 from airflow_provider_tasks.waits.policy import (
@@ -45,7 +46,7 @@ RESCHEDULE_MIN_INTERVAL = 30.0
 _FAILURES_KEY = "airflow_provider_tasks.consecutive_failures"
 
 
-class RemoteTaskSensor(BaseSensorOperator):
+class RemoteTaskSensor(BaseSensorOperator, StartFromTrigger):
     """Waits until a remote task/job is terminal; returns (XCom) the final remote object.
 
     A failure terminal raises :class:`~airflow_provider_tasks.exceptions.RemoteTaskFailed`. With
@@ -53,6 +54,11 @@ class RemoteTaskSensor(BaseSensorOperator):
     else does: auth, not-found and API errors, and an exhausted failure budget, fail. Transient
     errors (each already retried by the hook) are tolerated for ``max_consecutive_failures`` polls in
     a row, also across reschedules.
+
+    ``start_from_trigger=True`` (Airflow 3.3+, implies ``deferrable``) starts the wait in the
+    triggerer: no worker launch checks and defers, only the resume runs in a worker. Where Airflow
+    cannot honour it, the sensor defers from a worker as usual and logs why
+    (:mod:`~airflow_provider_tasks.triggers.starting`).
     """
 
     hook_class: ClassVar[type[RemoteTaskHook]]
@@ -69,6 +75,8 @@ class RemoteTaskSensor(BaseSensorOperator):
         conn_id: str,
         deferrable: bool | None,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+        start_from_trigger: bool = False,
+        trigger_fields: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -77,13 +85,32 @@ class RemoteTaskSensor(BaseSensorOperator):
         self.poke_interval = max(self.requested_poke_interval, self.min_poke_interval)
         setattr(self, self.id_attr, item_id)
         setattr(self, self.hook_class.conn_name_attr, conn_id)
+        for name, value in (trigger_fields or {}).items():  # the service's own fields, e.g. project_key
+            setattr(self, name, value)
         self.conn_id = conn_id
-        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        if start_from_trigger and deferrable is False:
+            raise ValueError("start_from_trigger=True starts the wait in the triggerer: it needs deferrable=True")
+        self.deferrable = True if start_from_trigger else default_deferrable() if deferrable is None else deferrable
         self.max_consecutive_failures = validate_budget(max_consecutive_failures)
         self._hook: RemoteTaskHook | None = None
         self._wait: Wait | None = None
         if not is_template(item_id):
             self.validate_id(item_id)  # a literal bad id fails at DAG parse, not at run time
+        self.offer_start_from_trigger(
+            start_from_trigger,
+            trigger_class=self.trigger_class,
+            trigger_kwargs={
+                self.trigger_class.id_kwarg: item_id,
+                self.hook_class.conn_name_attr: conn_id,
+                "poll_interval": float(self.poke_interval),
+                "timeout": float(self.timeout),
+                "execution_timeout": None if self.execution_timeout is None else self.execution_timeout.total_seconds(),
+                "max_consecutive_failures": self.max_consecutive_failures,
+                "link_key": self.link_class().xcom_key,
+                **(trigger_fields or {}),
+            },
+            timeout=float(self.timeout),
+        )
 
     # ------------------------------------------------------------------ per-service parts
     def validate_id(self, value: Any) -> str | int:
@@ -128,7 +155,7 @@ class RemoteTaskSensor(BaseSensorOperator):
     def _started(self, context: Context) -> float:
         """When this wait began: the first try's start in reschedule mode (as Airflow's loop counts it)."""
         if self.reschedule and not self.deferrable:
-            first = context["ti"].get_first_reschedule_date(context)
+            first = first_reschedule_date(context, self.retries)
             if first is not None:
                 return float(first.timestamp())
         return time.time()
@@ -180,6 +207,7 @@ class RemoteTaskSensor(BaseSensorOperator):
         return False
 
     def execute(self, context: Context) -> Any:
+        self.log_start_fallback(context)  # execute() never runs when the task started in the triggerer
         item_id = self.item_id  # bad input fails here, before any request
         self._apply_interval_floors()
         self.link_class.persist(context, self.hook.web_url(item_id, **self.fetch_kwargs()))
@@ -216,6 +244,8 @@ class RemoteTaskSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: Any = None) -> Any:
         """Resume after deferral: validate the trigger's event and end like poke mode would."""
+        if self.start_from_trigger:  # the trigger pushed the link already; again here, should it have failed
+            self.link_class.persist(context, self.hook.web_url(self.item_id, **self.fetch_kwargs()))
         return self._finish(event)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
@@ -223,6 +253,10 @@ class RemoteTaskSensor(BaseSensorOperator):
         skip any error on resume): Airflow's deferral timeout ends as a timeout, ``never_fail`` skips
         any failure, on Airflow 2.11 as on 3.x."""
         try:
+            crossed = crossed_event(next_method, next_kwargs)
+            if crossed is not None:
+                self.log.warning("Airflow's deferral timeout crossed the trigger's event; ending with the event")
+                return self.execute_complete(context, crossed)
             error = deferral_timeout_error(next_method, next_kwargs)
             if error is None:
                 return BaseOperator.resume_execution(self, next_method, next_kwargs, context)

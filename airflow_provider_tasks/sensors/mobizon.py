@@ -24,6 +24,7 @@ class MobizonTaskSensor(RemoteTaskSensor):
     :param mobizon_conn_id: Airflow connection id (default ``mobizon_default``).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param poke_interval: seconds between checks (default 5; never below 1, Mobizon's rate limit).
+    :param start_from_trigger: start the wait in the triggerer (Airflow 3.3+; implies ``deferrable``).
     """
 
     template_fields: Sequence[str] = ("mobizon_task_id",)
@@ -41,9 +42,11 @@ class MobizonTaskSensor(RemoteTaskSensor):
         mobizon_conn_id: str = MobizonHook.default_conn_name,
         deferrable: bool | None = None,
         poke_interval: float = 5.0,
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
+            start_from_trigger=start_from_trigger,
             item_id=mobizon_task_id,
             conn_id=mobizon_conn_id,
             deferrable=deferrable,

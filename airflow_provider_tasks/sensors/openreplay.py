@@ -25,6 +25,7 @@ class OpenReplayJobSensor(RemoteTaskSensor):
     :param openreplay_conn_id: Airflow connection id (default ``openreplay_default``).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param poke_interval: seconds between checks (default 300).
+    :param start_from_trigger: start the wait in the triggerer (Airflow 3.3+; implies ``deferrable``).
     """
 
     template_fields: Sequence[str] = ("job_id", "project_key")
@@ -33,6 +34,7 @@ class OpenReplayJobSensor(RemoteTaskSensor):
     link_class = OpenReplayJobLink
     operator_extra_links = (OpenReplayJobLink(),)
     id_attr = "job_id"
+    project_key: str | None
 
     def __init__(
         self,
@@ -42,6 +44,7 @@ class OpenReplayJobSensor(RemoteTaskSensor):
         openreplay_conn_id: str = OpenReplayHook.default_conn_name,
         deferrable: bool | None = None,
         poke_interval: float = 300.0,
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -49,9 +52,10 @@ class OpenReplayJobSensor(RemoteTaskSensor):
             conn_id=openreplay_conn_id,
             deferrable=deferrable,
             poke_interval=poke_interval,
+            start_from_trigger=start_from_trigger,
+            trigger_fields={"project_key": project_key},
             **kwargs,
         )
-        self.project_key = project_key
 
     def validate_id(self, value: Any) -> int:
         return require_positive_int("job_id", value)

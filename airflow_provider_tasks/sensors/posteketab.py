@@ -24,6 +24,7 @@ class PostEKetabTaskSensor(RemoteTaskSensor):
     :param posteketab_conn_id: Airflow connection id (default ``posteketab_default``).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param poke_interval: seconds between checks (default 30).
+    :param start_from_trigger: start the wait in the triggerer (Airflow 3.3+; implies ``deferrable``).
     """
 
     template_fields: Sequence[str] = ("posteketab_task_id",)
@@ -40,9 +41,11 @@ class PostEKetabTaskSensor(RemoteTaskSensor):
         posteketab_conn_id: str = PostEKetabHook.default_conn_name,
         deferrable: bool | None = None,
         poke_interval: float = 30.0,
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
+            start_from_trigger=start_from_trigger,
             item_id=posteketab_task_id,
             conn_id=posteketab_conn_id,
             deferrable=deferrable,

@@ -1,15 +1,25 @@
-"""The one trigger every service's trigger is: a wait on the triggerer's shared poller."""
+"""The one trigger every service's trigger is: a wait on the triggerer's shared poller.
+
+A task that defers from a worker hands the trigger its deadline (``end_time``). A task that starts in
+the triggerer (``start_from_trigger``, :mod:`.starting`) never ran in a worker: the triggerer renders
+its templated id into the trigger, which then checks it, pushes the task's extra link, and takes its
+deadline from ``timeout``/``execution_timeout`` and the moment Airflow deferred the task.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
+from airflow_provider_tasks.triggers.starting import DEFERRAL_LEAD, airflow_timeout
 from airflow_provider_tasks.waits import poller
+from airflow_provider_tasks.waits.events import error_event
 from airflow_provider_tasks.waits.policy import DEFAULT_MAX_CONSECUTIVE_FAILURES, Deadline, Wait
 
 __all__ = ["RemoteTaskTrigger"]
@@ -31,6 +41,11 @@ class RemoteTaskTrigger(BaseTrigger):
     :param max_consecutive_failures: transient poll failures in a row before an ``error`` event.
     :param delay_first_poll: wait one interval before the first poll (the deferring task has just
         read the status; polling again at once would only spend the service's rate limit).
+    :param timeout: with ``start_from_trigger``: seconds the wait may last from the moment Airflow
+        deferred the task (used when ``end_time`` is None).
+    :param execution_timeout: with ``start_from_trigger``: the task's ``execution_timeout`` in seconds.
+    :param link_key: with ``start_from_trigger``: the XCom key under which the trigger pushes the
+        service's web address for the task's extra link (no worker ran to push it).
     """
 
     hook_class: ClassVar[type[RemoteTaskHook]]
@@ -47,6 +62,9 @@ class RemoteTaskTrigger(BaseTrigger):
         deadline_limit: str = "timeout",
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         delay_first_poll: bool = False,
+        timeout: float | None = None,
+        execution_timeout: float | None = None,
+        link_key: str | None = None,
     ) -> None:
         super().__init__()
         if poll_interval <= 0:
@@ -58,6 +76,19 @@ class RemoteTaskTrigger(BaseTrigger):
         self.deadline_limit = deadline_limit
         self.max_consecutive_failures = max_consecutive_failures
         self.delay_first_poll = delay_first_poll
+        self.timeout = timeout
+        self.execution_timeout = execution_timeout
+        self.link_key = link_key
+
+    @property
+    def item_id(self) -> Any:
+        """The waited id, kept under the id keyword's own name (``job_id``...): that is the attribute the
+        triggerer renders when the task starts in the triggerer (the operator's template field)."""
+        return getattr(self, type(self).id_kwarg)
+
+    @item_id.setter
+    def item_id(self, value: Any) -> None:
+        setattr(self, type(self).id_kwarg, value)
 
     @classmethod
     def for_wait(
@@ -84,6 +115,10 @@ class RemoteTaskTrigger(BaseTrigger):
         )
 
     # ------------------------------------------------------------------ per-service parts
+    def validate_id(self, value: Any) -> str | int:
+        """Check the (rendered) id; raise ValueError naming the parameter and value."""
+        return value  # type: ignore[no-any-return]
+
     def fetch_kwargs(self) -> dict[str, Any]:
         """Extra keyword arguments of ``hook.aget_snapshot`` (e.g. OpenReplay's project_key)."""
         return {}
@@ -107,6 +142,15 @@ class RemoteTaskTrigger(BaseTrigger):
                 "deadline_limit": self.deadline_limit,
                 "max_consecutive_failures": self.max_consecutive_failures,
                 "delay_first_poll": self.delay_first_poll,
+                **{  # start_from_trigger only: left out otherwise, so deferrals serialize as before
+                    name: value
+                    for name, value in (
+                        ("timeout", self.timeout),
+                        ("execution_timeout", self.execution_timeout),
+                        ("link_key", self.link_key),
+                    )
+                    if value is not None
+                },
                 **self.fetch_kwargs(),
             },
         )
@@ -114,13 +158,62 @@ class RemoteTaskTrigger(BaseTrigger):
     def make_hook(self) -> RemoteTaskHook:
         return self.hook_class(self.conn_id)  # type: ignore[call-arg]
 
+    # ------------------------------------------------------------------ starting in the triggerer
+    def _deadline(self) -> Deadline | None:
+        """``end_time`` when the task computed it. Else the task started in the triggerer, and Airflow set
+        its own deferral timeout (``timeout_after``, kept by the task instance, so a triggerer restart does
+        not reset it) from the same limits plus :data:`DEFERRAL_BACKSTOP`, as
+        :func:`~airflow_provider_tasks.triggers.starting.airflow_timeout` says: the trigger's deadline is
+        the limit itself, at least :data:`DEFERRAL_LEAD` before Airflow's, so the trigger's timeout event
+        always comes first (the resume then knows which limit passed)."""
+        deadline = Deadline.from_event_kwargs(self.end_time, self.deadline_limit)
+        if deadline is not None or (self.timeout is None and self.execution_timeout is None):
+            return deadline
+        limits = [
+            (float(s), name)
+            for s, name in ((self.timeout, "timeout"), (self.execution_timeout, "execution_timeout"))
+            if s is not None
+        ]
+        seconds, limit = min(limits)
+        after = getattr(self, "timeout_after", None)
+        if not isinstance(after, datetime.datetime):  # Airflow did not say: the clock starts now
+            return Deadline(time.time() + seconds, limit)
+        if after.tzinfo is None:
+            after = after.replace(tzinfo=datetime.UTC)
+        airflow_at = after.timestamp()
+        started = airflow_at - airflow_timeout(self.timeout, self.execution_timeout)
+        return Deadline(min(started + seconds, airflow_at - DEFERRAL_LEAD), limit)
+
+    async def _push_link(self, item_id: str | int) -> None:
+        """Push the service's web address for the extra link (best effort: a link never fails a wait)."""
+        ti = self.task_instance
+        if not self.link_key or ti is None:  # only a task started in the triggerer asks (link_key)
+            return
+        hook = self.make_hook()
+        try:
+            await hook.asettings()
+            url = hook.web_url(item_id, **self.fetch_kwargs())
+            if url:
+                await _push_xcom(ti, self.link_key, url)
+        except Exception as error:
+            self.log.warning("Could not push the %s link: %s", self.hook_class.service_name, error)
+        finally:
+            await hook.aclose()
+
     # ------------------------------------------------------------------ the loop
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        service = self.hook_class.service_name
+        try:  # a templated id is rendered only now when the task started in the triggerer
+            self.item_id = self.validate_id(self.item_id)
+        except ValueError as error:
+            yield self._event(error_event(service, str(self.item_id), error))
+            return
+        await self._push_link(self.item_id)
         wait = Wait(
-            self.hook_class.service_name,
+            service,
             self.item_id,
             max_consecutive_failures=self.max_consecutive_failures,
-            deadline=Deadline.from_event_kwargs(self.end_time, self.deadline_limit),
+            deadline=self._deadline(),
             log=self.log,
         )
         # Waits on the same connection share one poller (one request per round for many waits).
@@ -142,3 +235,16 @@ class RemoteTaskTrigger(BaseTrigger):
                 if event is not None:
                     yield self._event(event)
                     return
+
+
+async def _push_xcom(ti: Any, key: str, value: Any) -> None:
+    """Push an XCom for the trigger's task instance from the triggerer. Not ``ti.axcom_push``: on Airflow
+    3.3.2 it reads ``ti.task.returns_dag_result``, which the triggerer's deserialized task lacks."""
+    from airflow.providers.common.compat.sdk import XCom
+
+    where = {"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "map_index": ti.map_index}
+    aset = getattr(XCom, "aset", None)
+    if aset is not None:
+        await aset(key=key, value=value, **where)
+    else:
+        await asyncio.to_thread(XCom.set, key=key, value=value, **where)

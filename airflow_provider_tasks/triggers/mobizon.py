@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow_provider_tasks.hooks.mobizon import MobizonHook
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
+from airflow_provider_tasks.validation import require_positive_int
 
 __all__ = ["MIN_POLL_INTERVAL", "MobizonTaskTrigger"]
 
@@ -38,3 +39,6 @@ class MobizonTaskTrigger(RemoteTaskTrigger):
             poll_interval=max(MIN_POLL_INTERVAL, poll_interval),
             **kwargs,
         )
+
+    def validate_id(self, value: Any) -> int:
+        return require_positive_int("mobizon_task_id", value)

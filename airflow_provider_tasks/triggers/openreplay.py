@@ -1,16 +1,26 @@
-"""Deferrable wait for an OpenReplay job."""
+"""Deferrable wait for an OpenReplay job, and the event trigger of finished jobs (``AssetWatcher``)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_tasks.exceptions import RemoteError
-from airflow_provider_tasks.hooks.openreplay import OpenReplayHook
+from airflow_provider_tasks.hooks.base import RemoteTaskHook
+from airflow_provider_tasks.hooks.openreplay import JOB_STATUS_STATES, MAX_PAGE_SIZE, OpenReplayHook
+from airflow_provider_tasks.states import TaskSnapshot
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
+from airflow_provider_tasks.triggers.events import FinishedItemsTrigger, filter_values, text_values
+from airflow_provider_tasks.validation import require_positive_int, require_text_id
+from airflow_provider_tasks.waits.events import jsonable
 from airflow_provider_tasks.waits.ownership import may_cancel_owned_job
 
-__all__ = ["OpenReplayJobTrigger"]
+__all__ = ["OpenReplayJobFinishedTrigger", "OpenReplayJobTrigger"]
+
+#: The job statuses an event can announce.
+FINISHED_STATUSES = tuple(status for status, state in JOB_STATUS_STATES.items() if state.is_terminal)
 
 _ON_KILL_TIMEOUT = 30.0
 
@@ -43,8 +53,11 @@ class OpenReplayJobTrigger(RemoteTaskTrigger):
         self.project_key = project_key
         self.cancel_on_kill = cancel_on_kill
 
+    def validate_id(self, value: Any) -> int:
+        return require_positive_int("job_id", value)
+
     def fetch_kwargs(self) -> dict[str, Any]:
-        return {"project_key": self.project_key}
+        return {"project_key": self.project_key or None}  # a template may render to ""
 
     def event_extras(self) -> dict[str, Any]:
         return {"owned": self.cancel_on_kill}
@@ -75,3 +88,102 @@ class OpenReplayJobTrigger(RemoteTaskTrigger):
             self.log.warning("Could not cancel OpenReplay job %s (%s): %s", self.item_id, verdict.reason, error)
         finally:
             await hook.aclose()
+
+
+def _iso_from_ms(value: Any) -> str | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.datetime.fromtimestamp(value / 1000, datetime.UTC).isoformat()
+    return None
+
+
+class OpenReplayJobFinishedTrigger(FinishedItemsTrigger):
+    """Fires one event per OpenReplay job that reaches ``completed``, ``failed`` or ``cancelled``: use it
+    in an ``AssetWatcher`` to start a DAG run whenever such a job finishes (see
+    :mod:`airflow_provider_tasks.triggers.events` for how each job is announced once).
+
+    The event's payload: ``service``, ``id`` (``jobId``), ``type`` (``action``), ``status``, ``state``,
+    ``reference_id``, ``created_at``/``updated_at`` (ISO 8601, UTC) and ``item`` (the job as listed).
+
+    :param status: announce only jobs ending in these statuses (one or a list; default all three).
+    :param action: only jobs of this action (e.g. ``delete_user_data``; one or a list).
+    :param reference_id: only jobs about this reference (the user id of a deletion job).
+    :param project_key: the project (default: the connection's ``project_key`` extra).
+    :param after_job_id: also announce jobs newer than this id that had already finished when the
+        watcher started (default: only jobs finishing after it starts).
+    :param openreplay_conn_id: Airflow connection id.
+    :param poll_interval: seconds between two reads of the jobs list (default 300: jobs run nightly).
+    """
+
+    hook_class = OpenReplayHook
+
+    def __init__(
+        self,
+        status: str | list[str] | None = None,
+        action: str | list[str] | None = None,
+        reference_id: str | None = None,
+        project_key: str | None = None,
+        after_job_id: int | None = None,
+        openreplay_conn_id: str = OpenReplayHook.default_conn_name,
+        poll_interval: float = 300.0,
+    ) -> None:
+        super().__init__(conn_id=openreplay_conn_id, poll_interval=poll_interval)
+        self.status = filter_values("status", status, FINISHED_STATUSES)
+        self.action = text_values("action", action)
+        self.reference_id = None if reference_id is None else require_text_id("reference_id", reference_id)
+        self.project_key = None if project_key is None else require_text_id("project_key", project_key)
+        self.after_job_id = None if after_job_id is None else require_positive_int("after_job_id", after_job_id)
+
+    def arguments(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "action": self.action,
+            "reference_id": self.reference_id,
+            "project_key": self.project_key,
+            "after_job_id": self.after_job_id,
+        }
+
+    def scope(self) -> tuple[Any, ...]:
+        return (self.project_key,)
+
+    @classmethod
+    async def read_page(
+        cls, hook: RemoteTaskHook, scope: tuple[Any, ...], page: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        assert isinstance(hook, OpenReplayHook)
+        jobs = await hook.alist_jobs(scope[0], limit=MAX_PAGE_SIZE, page=page)
+        return jobs, len(jobs) >= MAX_PAGE_SIZE
+
+    def key_of(self, item: Mapping[str, Any]) -> str:
+        return str(item.get("jobId"))
+
+    def order_of(self, item: Mapping[str, Any]) -> Any:
+        job_id = item.get("jobId")
+        return job_id if isinstance(job_id, int) else 0
+
+    def start(self) -> Any:
+        return self.after_job_id
+
+    def matches(self, item: Mapping[str, Any]) -> bool:
+        return (self.action is None or item.get("action") in self.action) and (
+            self.reference_id is None or item.get("referenceId") == self.reference_id
+        )
+
+    def wanted_end(self, snapshot: TaskSnapshot) -> bool:
+        return self.status is None or snapshot.raw.get("status") in self.status
+
+    async def read_open(self, hook: RemoteTaskHook, ids: list[str]) -> Mapping[Any, Any]:
+        return await hook.apoll_many(ids, project_key=self.project_key)
+
+    def payload(self, item: Mapping[str, Any], snapshot: TaskSnapshot) -> dict[str, Any]:
+        return {
+            "service": self.hook_class.service_name,
+            "id": item.get("jobId"),
+            "type": item.get("action"),
+            "status": item.get("status"),
+            "state": snapshot.state.value,
+            "reference_id": item.get("referenceId"),
+            "created_at": _iso_from_ms(item.get("createdAt")),
+            "updated_at": _iso_from_ms(item.get("updatedAt")),
+            "errors": item.get("errors"),
+            "item": jsonable(dict(item)),
+        }
