@@ -1,7 +1,8 @@
 """The errors this provider raises.
 
-Every message names the service, the id concerned, and the service's own code and message, and never
-contains a secret. ``RemoteTaskFailed`` is an ``AirflowFailException``: the remote task ended in
+Every message names the service, the id concerned, and the service's own code and message (verbatim,
+in ``remote_message``), followed by a short English explanation of the code where the hook knows one
+(``hint``), and never contains a secret. ``RemoteTaskFailed`` is an ``AirflowFailException``: the remote task ended in
 failure and retrying the Airflow task cannot change that.
 """
 
@@ -21,14 +22,18 @@ __all__ = [
 ]
 
 
-def _describe(service: str, item_id: object | None, code: object | None, message: str | None) -> str:
+def _describe(
+    service: str, item_id: object | None, code: object | None, message: str | None, hint: str | None = None
+) -> str:
     parts = [service]
     if item_id is not None:
         parts.append(f"id {item_id!r}")
     if code is not None:
         parts.append(f"code {code}")
     text = ", ".join(parts)
-    return f"{text}: {message}" if message else text
+    if message and hint:
+        return f"{text}: {message} ({hint})"
+    return f"{text}: {message or hint}" if message or hint else text
 
 
 class RemoteError(AirflowException):
@@ -38,6 +43,7 @@ class RemoteError(AirflowException):
     :param item_id: the task/job id concerned, when there is one.
     :param code: the service's own error code (or the HTTP status when the service gave none).
     :param message: the service's own message, or what went wrong.
+    :param hint: a short English explanation of ``code`` and what to check, appended to the message.
     """
 
     def __init__(
@@ -48,28 +54,36 @@ class RemoteError(AirflowException):
         item_id: object | None = None,
         code: object | None = None,
         details: Any = None,
+        hint: str | None = None,
     ) -> None:
         self.service = service
         self.item_id = item_id
         self.code = code
         self.remote_message = message
         self.details = details
+        self.hint = hint
         #: Set when the error answered a retry: the earlier, unanswered try may have taken effect.
         self.after_retry = False
-        super().__init__(_describe(service, item_id, code, message))
+        super().__init__(_describe(service, item_id, code, message, hint))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keeps the keyword-only arguments when the error crosses a process boundary (pickling).
         return (
             _rebuild,
-            (type(self), self.service, self.remote_message, self.item_id, self.code, self.details),
+            (type(self), self.service, self.remote_message, self.item_id, self.code, self.details, self.hint),
         )
 
 
 def _rebuild(
-    cls: type[RemoteError], service: str, message: str | None, item_id: object, code: object, details: Any
+    cls: type[RemoteError],
+    service: str,
+    message: str | None,
+    item_id: object,
+    code: object,
+    details: Any,
+    hint: str | None = None,
 ) -> RemoteError:
-    return cls(service, message, item_id=item_id, code=code, details=details)
+    return cls(service, message, item_id=item_id, code=code, details=details, hint=hint)
 
 
 class RemoteTaskFailed(RemoteError, AirflowFailException):
@@ -106,7 +120,8 @@ class RemoteTransientError(RemoteError):
         item_id: object | None = None,
         code: object | None = None,
         details: Any = None,
+        hint: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(service, message, item_id=item_id, code=code, details=details)
+        super().__init__(service, message, item_id=item_id, code=code, details=details, hint=hint)
         self.retry_after = retry_after

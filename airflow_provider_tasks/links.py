@@ -6,7 +6,7 @@ link's ``xcom_key`` before any deferral, which is where the Airflow 3 API server
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
 
@@ -27,7 +27,7 @@ class RemoteTaskLink(BaseOperatorLink):
         return f"_link_{type(self).__name__}"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        value = XCom.get_value(key=self.xcom_key, ti_key=ti_key)
+        value = stored_link(self.xcom_key, ti_key)
         return value if isinstance(value, str) else ""
 
     @classmethod
@@ -53,3 +53,25 @@ class MobizonTaskLink(RemoteTaskLink):
     """Mobizon's web cabinet of the account's region."""
 
     name = "Mobizon"
+
+
+def stored_link(key: str, ti_key: TaskInstanceKey) -> Any:
+    """The value stored under ``key`` for ``ti_key``, None when there is none, read without noise.
+
+    Airflow 3 calls ``get_link`` in the task process once the task ends, and ``XCom.get_value`` asks
+    the API server there: for a task that failed before it stored its link the server answers 404
+    and the task SDK logs an error-level "XCom not found" in the task's log. ``XCom.get_all`` (every
+    map index of the task; an empty answer, not a 404, when there is none) asks without that line.
+    Airflow 2.11 reads the database, silently, with ``get_value``.
+    """
+    get_all = getattr(XCom, "get_all", None)
+    if get_all is None:  # Airflow 2.11
+        return XCom.get_value(key=key, ti_key=ti_key)
+    values = get_all(key=key, dag_id=ti_key.dag_id, task_id=ti_key.task_id, run_id=ti_key.run_id)
+    if not values:
+        return None
+    if getattr(ti_key, "map_index", -1) < 0:
+        return values[0]
+    # A mapped task: the values of its map indexes, without saying which is whose. Some index stored
+    # its link, so this one most likely did too: ask for it by its index.
+    return XCom.get_value(key=key, ti_key=ti_key)

@@ -81,8 +81,8 @@ async def _read_banner(stdout: asyncio.StreamReader) -> tuple[str, dict[str, str
         line = raw.decode().strip()
         if line.startswith(_READY):
             return line[len(_READY) :], env
-        name, sep, value = line.partition("=")
-        if sep and name.startswith("AIRFLOW_CONN_"):
+        name, sep, value = line.removeprefix("export ").partition("=")
+        if sep and name.startswith("AIRFLOW_CONN_") and name not in env:  # the JSON form comes first
             env[name] = shlex.split(value)[0]
 
 

@@ -15,12 +15,15 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,31 +37,70 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def read_banner(lines: Iterable[str]) -> Banner:
+    """Read what ``python -m airflow_provider_tasks.simulator`` prints before it serves."""
+    banner = Banner()
+    form = "json"
+    for line in lines:
+        line = line.strip()
+        if line.startswith("simulator ready on "):
+            banner.url = line.removeprefix("simulator ready on ")
+            return banner
+        if line.startswith("# The same connections, URI form"):
+            form = "uri"
+        match = re.match(r"^export (AIRFLOW_CONN_\w+)=(.*)$", line)
+        if match:
+            (banner.json if form == "json" else banner.uris)[match.group(1)] = shlex.split(match.group(2))[0]
+            banner.lines[form].append(line)
+        item = re.match(r"^#\s+(posteketab|openreplay|mobizon) (?:task|job) (\S+)$", line)
+        if item:
+            banner.items.append((item.group(1), item.group(2)))
+    raise SystemExit("the simulator stopped before it was ready")
+
+
+@dataclass
+class Banner:
+    """The simulator's connections (``json`` and ``uris``: ``AIRFLOW_CONN_*`` → value; ``lines``: the
+    ``export`` lines as printed, per form), the items its scenario created (``(service, id)``) and its URL."""
+
+    json: dict[str, str] = field(default_factory=dict)
+    uris: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, list[str]] = field(default_factory=lambda: {"json": [], "uri": []})
+    items: list[tuple[str, str]] = field(default_factory=list)
+    url: str = ""
+
+
 def start_simulator(
     env: dict[str, str], python: str = sys.executable, cwd: Path | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """Start the simulator with the demo scenario; return it and the AIRFLOW_CONN_* it printed."""
+    """Start the simulator with the demo scenario; return it and the AIRFLOW_CONN_* (JSON form) it printed."""
+    proc, banner = launch_simulator(env, python, cwd=cwd)
+    return proc, banner.json
+
+
+def launch_simulator(
+    env: dict[str, str],
+    python: str = sys.executable,
+    scenario: str = "demo",
+    port: int | None = None,
+    cwd: Path | None = None,
+) -> tuple[subprocess.Popen[str], Banner]:
+    """Start the simulator as the README says; return it and what it printed."""
     proc = subprocess.Popen(
-        [python, "-m", "airflow_provider_tasks.simulator", "--port", str(free_port()), "--scenario", "demo"],
+        [python, "-m", "airflow_provider_tasks.simulator", "--port", str(port or free_port()), "--scenario", scenario],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
         cwd=cwd,
     )
-    conns: dict[str, str] = {}
     assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    for line in proc.stdout:
-        match = re.match(r"^(AIRFLOW_CONN_\w+)='(.*)'$", line.strip())
-        if match:
-            conns[match.group(1)] = match.group(2)
-        if "simulator ready" in line:
-            return proc, conns
-        if time.monotonic() > deadline:
-            break
-    proc.kill()
-    raise SystemExit("the simulator did not start")
+    try:
+        return proc, read_banner(proc.stdout)
+    except BaseException:
+        proc.kill()
+        proc.wait(30)
+        raise
 
 
 def dag_ids() -> list[str]:

@@ -9,7 +9,11 @@
    registers the provider at this version;
 5. run example DAGs from the unpacked sdist with ``airflow dags test`` against the simulator the
    wheel ships;
-6. install the dev extra and run part of the sdist's own test suite from the unpacked sdist.
+6. be a newcomer following the sdist's README: start the simulator with the README's command, paste
+   the ``export`` lines it prints into a shell (the JSON block, then the URI block), save the README's
+   own DAG (not an example DAG) in a fresh ``AIRFLOW_HOME``, and run the README's commands
+   (``airflow connections test``, ``airflow dags test my_first_wait ...``) in that shell;
+7. install the dev extra and run part of the sdist's own test suite from the unpacked sdist.
 
 Prints one line per step with its wall time; exits non-zero at the first failure. ``--keep`` keeps
 the work directory (the DAG logs are in ``logs/``).
@@ -20,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package
 
-from demo import outcome, start_simulator
+from demo import free_port, launch_simulator, outcome, start_simulator
 from dists import (
     DistError,
     build_dists,
@@ -159,6 +165,65 @@ def run_dags(python: Path, work: Path, dags: Path, dag_ids: list[str]) -> list[s
     return lines
 
 
+def readme_block(readme: str, language: str, containing: str) -> str:
+    """The README's one fenced ``language`` block that contains ``containing``."""
+    blocks = re.findall(rf"^```{language}\n(.*?)^```", readme, flags=re.DOTALL | re.MULTILINE)
+    found = [block for block in blocks if containing in block]
+    if len(found) != 1:
+        raise DistError(f"README: expected one {language} block with {containing!r}, found {len(found)}")
+    return found[0]
+
+
+def newcomer(python: Path, work: Path, readme: str) -> list[str]:
+    """Follow the README's "Testing your DAGs without an account" in a fresh AIRFLOW_HOME."""
+    home = work / "newcomer"
+    home.mkdir()
+    (work / "logs").mkdir(exist_ok=True)
+    env = clean_env(
+        AIRFLOW_HOME=str(home / "airflow"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",  # not the README's business; saves parsing Airflow's examples
+        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",  # an activated venv: python, airflow
+        PYTHONUNBUFFERED="1",
+    )
+    start = readme_block(readme, "bash", "python -m airflow_provider_tasks.simulator").strip()
+    # The README's command, on a free port instead of 8765 (other things may run on this machine).
+    args = start.removeprefix("python -m airflow_provider_tasks.simulator").replace("--port 8765", "").split()
+    args = [arg for arg in args if arg != "--port"]
+    sim, banner = launch_simulator(env, str(python), scenario=args[args.index("--scenario") + 1], port=free_port())
+    try:
+        dag = readme_block(readme, "python", "my_first_wait")
+        where = dag.splitlines()[0].removeprefix("# ").replace("$AIRFLOW_HOME", env["AIRFLOW_HOME"])
+        Path(where).parent.mkdir(parents=True, exist_ok=True)
+        Path(where).write_text(dag, encoding="utf-8")
+        commands = readme_block(readme, "bash", "airflow dags test my_first_wait")
+        ids = re.findall(r"[0-9a-f]{8}-[0-9a-f-]{27}|\b\d{4}\b", commands)
+        printed = {item_id for _, item_id in banner.items}
+        if not set(ids) <= printed:
+            raise DistError(f"README: the ids of its command {ids} are not among those the simulator printed {printed}")
+        lines = []
+        for form in ("json", "uri"):
+            pasted = "\n".join(banner.lines[form])  # as printed: what a user copies
+            log = work / "logs" / f"newcomer-{form}.log"
+            started = time.monotonic()
+            run(["bash", "-ec", f"{pasted}\n{commands}"], log=log, env=env, cwd=home, timeout=900)
+            with sqlite3.connect(home / "airflow" / "airflow.db") as db:
+                states = dict(
+                    db.execute(
+                        "SELECT task_id, state FROM task_instance WHERE dag_id='my_first_wait' AND run_id ="
+                        " (SELECT run_id FROM dag_run WHERE dag_id='my_first_wait' ORDER BY id DESC LIMIT 1)"
+                    ).fetchall()
+                )
+            if not states or set(states.values()) != {"success"}:
+                raise DistError(f"my_first_wait with the {form.upper()} exports: {states}; see {log}")
+            lines.append(
+                f"{form.upper()} exports: my_first_wait {sorted(states)} success in {time.monotonic() - started:.0f}s"
+            )
+        return lines
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+
+
 def smoke(work: Path, airflow: str, dag_ids: list[str], sdist_tests: bool) -> dict[str, float]:
     timings: dict[str, float] = {}
     with step("build sdist + wheel, twine check --strict, no warnings", timings):
@@ -176,6 +241,9 @@ def smoke(work: Path, airflow: str, dag_ids: list[str], sdist_tests: bool) -> di
         print(f"  {result.stdout.strip()}")
     with step(f"airflow dags test {' '.join(dag_ids)} (DAGs from the sdist)", timings):
         for line in run_dags(python, work, source / "example_dags", dag_ids):
+            print(f"  {line}")
+    with step("a newcomer follows the README: simulator, pasted exports, a DAG of their own", timings):
+        for line in newcomer(python, work, (source / "README.md").read_text(encoding="utf-8")):
             print(f"  {line}")
     if sdist_tests:
         with step("sdist's tests against the installed wheel", timings):

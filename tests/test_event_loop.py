@@ -44,8 +44,8 @@ def big_task_simulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            match = re.match(r"^(?:export )?(AIRFLOW_CONN_POSTEKETAB_DEFAULT)='(.*)'$", line.strip())
-            if match:
+            match = re.match(r"^export (AIRFLOW_CONN_POSTEKETAB_DEFAULT)='(\{.*)'$", line.strip())
+            if match:  # the JSON form (the URI form follows, equally good)
                 monkeypatch.setenv(match.group(1), match.group(2))
             if "simulator ready" in line:
                 break

@@ -179,7 +179,7 @@ def test_list_tasks_filters_every_page(sim, context):
     json.dumps(everything)  # XCom-ready
 
 
-@pytest.mark.parametrize("bad", ["x", [1, "2"], True, []])
+@pytest.mark.parametrize("bad", ["x", [1, "x"], True, [], 1.5, "[1,"])
 def test_list_filters_are_checked(bad):
     with pytest.raises(ValueError, match="posteketab_task_type"):
         PostEKetabListTasksOperator(task_id="ls", posteketab_task_type=bad)

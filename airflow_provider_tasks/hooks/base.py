@@ -59,10 +59,15 @@ POLL_CONCURRENCY = 50
 
 @dataclass
 class Tries:
-    """What one call went through so far: transient failures, and redirections to another server."""
+    """What one call went through so far: transient failures, and redirections to another server;
+    ``expected``/``expected_wait``: the failures of those that were an expected pace (see
+    :attr:`RemoteTaskHook.expected_retry_codes`) and the seconds waited after them."""
 
     failures: int = 0
     redirects: int = 0
+    expected: int = 0
+    expected_wait: float = 0.0
+    expected_code: object = None
 
 
 class RemoteTaskHook(BaseHook):
@@ -82,6 +87,12 @@ class RemoteTaskHook(BaseHook):
     default_host: ClassVar[str]
     #: The service's own error codes and the error each means; any other code is a RemoteApiError.
     error_codes: ClassVar[Mapping[int, type[RemoteError]]] = {}
+    #: A short English explanation of each code SPEC §5 lists and what to check, appended to the
+    #: service's own message (which is kept verbatim).
+    error_hints: ClassVar[Mapping[int, str]] = {}
+    #: Transient codes that are the service's normal pace (Mobizon 30, its one-call-per-second limit):
+    #: retried like the others, but logged at debug level and summed up in one line per call.
+    expected_retry_codes: ClassVar[frozenset[object]] = frozenset()
 
     def __init__(
         self,
@@ -242,13 +253,16 @@ class RemoteTaskHook(BaseHook):
             ) from None
 
     def _raise_for_code(self, call: ApiCall, code: int, message: str, *, retry_after: float | None = None) -> NoReturn:
-        """Raise the error the service's own ``code`` means (see :attr:`error_codes`)."""
+        """Raise the error the service's own ``code`` means (see :attr:`error_codes`), with the
+        service's message and the code's explanation (:attr:`error_hints`)."""
         error_class = self.error_codes.get(code, RemoteApiError)
+        hint = self.error_hints.get(code)
+        message = redact(message)
         if error_class is RemoteTransientError:
             raise RemoteTransientError(
-                self.service_name, message, item_id=call.item_id, code=code, retry_after=retry_after
+                self.service_name, message, item_id=call.item_id, code=code, hint=hint, retry_after=retry_after
             )
-        raise error_class(self.service_name, message, item_id=call.item_id, code=code)
+        raise error_class(self.service_name, message, item_id=call.item_id, code=code, hint=hint)
 
     def _raise_for_http(
         self, call: ApiCall, response: ApiResponse, message: str | None = None, *, enveloped: bool = False
@@ -287,11 +301,12 @@ class RemoteTaskHook(BaseHook):
                 item_id=call.item_id,
                 code=status,
             )
+        hint = self.error_hints.get(status)
         if status in (401, 403):
-            raise RemoteAuthError(self.service_name, text, item_id=call.item_id, code=status)
+            raise RemoteAuthError(self.service_name, text, item_id=call.item_id, code=status, hint=hint)
         if status == 404:
-            raise RemoteTaskNotFound(self.service_name, text, item_id=call.item_id, code=status)
-        raise RemoteApiError(self.service_name, text, item_id=call.item_id, code=status)
+            raise RemoteTaskNotFound(self.service_name, text, item_id=call.item_id, code=status, hint=hint)
+        raise RemoteApiError(self.service_name, text, item_id=call.item_id, code=status, hint=hint)
 
     # ------------------------------------------------------------------ the round trip
     def _recover(
@@ -311,8 +326,27 @@ class RemoteTaskHook(BaseHook):
         if tries.failures >= attempts:
             raise error
         delay = self.retry_policy.delay(tries.failures, error.retry_after)
-        self.log.warning("%s (try %d of %d); retrying in %.1f s", error, tries.failures, attempts, delay)
+        if error.code in self.expected_retry_codes:
+            tries.expected += 1
+            tries.expected_wait += delay
+            tries.expected_code = error.code
+            self.log.debug("%s (try %d of %d); retrying in %.1f s", error, tries.failures, attempts, delay)
+        else:
+            self.log.warning("%s (try %d of %d); retrying in %.1f s", error, tries.failures, attempts, delay)
         return settings, delay
+
+    def _answered(self, call: ApiCall, tries: Tries) -> None:
+        """One line for the expected retries a call went through before its answer (none: silent)."""
+        if tries.expected:
+            about = f" for id {call.item_id!r}" if call.item_id is not None else ""
+            self.log.info(
+                "%s asked to slow down%s (code %s, %d time(s)); retried, %.1f s waited in all",
+                self.service_name,
+                about,
+                tries.expected_code,
+                tries.expected,
+                tries.expected_wait,
+            )
 
     def _transport_error(self, call: ApiCall, failure: TransportFailure, settings: ConnectionSettings) -> RemoteError:
         if failure.permanent:
@@ -343,10 +377,12 @@ class RemoteTaskHook(BaseHook):
             try:
                 response = self._send(settings, call)
                 try:
-                    return call.extract(self._decode(call, response))
+                    result = call.extract(self._decode(call, response))
                 except BaseException:
                     response.close()
                     raise
+                self._answered(call, tries)
+                return result
             except RemoteError as error:
                 settings, delay = self._recover(call, error, tries, settings)
                 time.sleep(delay)
@@ -365,7 +401,9 @@ class RemoteTaskHook(BaseHook):
         tries = Tries()
         while True:
             try:
-                return call.extract(self._decode(call, await self._asend(settings, call)))
+                result = call.extract(self._decode(call, await self._asend(settings, call)))
+                self._answered(call, tries)
+                return result
             except RemoteError as error:
                 settings, delay = self._recover(call, error, tries, settings)
                 await asyncio.sleep(delay)

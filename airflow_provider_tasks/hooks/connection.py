@@ -71,18 +71,23 @@ def base_url_of(
         return default.rstrip("/")
     if any(char.isspace() for char in raw):
         raise _bad(conn_id, f"host must be an http(s) base URL, got {host!r}")
-    if "://" in raw:
-        parts = urlsplit(raw)
-        if scheme and scheme != parts.scheme:
-            raise _bad(conn_id, f"host {host!r} says {parts.scheme!r} but extra 'scheme' says {scheme!r}")
-    else:
-        parts = urlsplit(f"{scheme or 'https'}://{raw}")
+    try:
+        parts = urlsplit(raw if "://" in raw else f"{scheme or 'https'}://{raw}")
+    except ValueError as error:  # e.g. an unclosed IPv6 bracket
+        raise _bad(conn_id, f"host must be an http(s) base URL, got {host!r} ({error})") from None
+    if "://" in raw and scheme and scheme != parts.scheme:
+        raise _bad(conn_id, f"host {host!r} says {parts.scheme!r} but extra 'scheme' says {scheme!r}")
     try:
         host_port = parts.port
     except ValueError:
         raise _bad(conn_id, f"host must be an http(s) base URL, got {host!r} (bad port)") from None
     if parts.scheme not in SCHEMES or not parts.hostname:
         raise _bad(conn_id, f"host must be an http(s) base URL, got {host!r}")
+    if any(not label or len(label) > 63 for label in parts.hostname.removesuffix(".").split(".")):
+        raise _bad(
+            conn_id,
+            f"host must be an http(s) base URL, got {host!r} (an empty or over-long label in {parts.hostname!r})",
+        )
     if port and host_port and int(port) != host_port:
         raise _bad(conn_id, f"host {host!r} names port {host_port} but the connection's port is {port}")
     if path and parts.path.strip("/"):

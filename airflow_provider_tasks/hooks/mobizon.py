@@ -57,10 +57,19 @@ class ServerHandOff(RemoteError):
         self.base_url = base_url
 
 
+#: Second-level labels under which a country registry sells domains (``mobizon.com.br``).
+_GENERIC_SECOND_LEVELS = frozenset({"com", "co", "net", "org"})
+
+
 def _is_mobizon_api_host(host: str) -> bool:
-    """``api.mobizon.<tld>`` (``.kz``, ``.ua``, ``.com.br``, ``.gmbh``, ...): Mobizon's regional API servers."""
-    labels = host.lower().rstrip(".").split(".")
-    return len(labels) >= 3 and labels[0] == "api" and labels[1] == "mobizon" and all(labels[2:])
+    """``api.mobizon.<tld>`` (``.kz``, ``.ua``, ``.gmbh``, ...) or ``api.mobizon.<com|co|net|org>.<cc>``
+    (``.com.br``): Mobizon's regional API servers. Nothing may follow the suffix: ``api.mobizon.kz.example``
+    is a host of ``example``'s owner, who must never see the key."""
+    labels = host.lower().removesuffix(".").split(".")
+    if len(labels) < 3 or labels[:2] != ["api", "mobizon"] or not all(label.isalpha() for label in labels[2:]):
+        return False
+    suffix = labels[2:]
+    return len(suffix) == 1 or (len(suffix) == 2 and suffix[0] in _GENERIC_SECOND_LEVELS and len(suffix[1]) == 2)
 
 
 def _as_int(value: Any) -> int | None:
@@ -103,6 +112,28 @@ class MobizonHook(RemoteTaskHook):
         10: RemoteTransientError,  # concurrent update
         _RATE_LIMITED: RemoteTransientError,
         999: RemoteTransientError,  # service error
+    }
+    expected_retry_codes = frozenset({_RATE_LIMITED})
+    error_hints = {
+        1: "validation error — a parameter was refused; check the task id",
+        2: "not found — check the task id, and that it belongs to the API key's account",
+        3: "application error at Mobizon — try again later, or ask Mobizon's support",
+        4: "module not found — check that the connection's host is Mobizon's API domain",
+        5: "method not found — check that the connection's host is Mobizon's API domain",
+        6: "unsupported output format — check that the connection's host is Mobizon's API domain",
+        8: "authorization failed — check the connection's password, the API key",
+        9: "method access denied — this API key may not call this method; check its permissions",
+        10: "concurrent update — retried",
+        11: "required parameters missing — check the task id",
+        12: "a parameter has an invalid value — check the task id",
+        _WRONG_SERVER: "account on another regional server — set the connection's host to your region's API domain",
+        14: "account blocked — contact Mobizon's support",
+        15: "operation could not be completed — try again later",
+        _RATE_LIMITED: "rate limit, one GetStatus per second per API key — retried; fewer concurrent waits "
+        "per key or a longer poke_interval avoid it",
+        98: "the bulk operation partly failed",
+        99: "nothing was done",
+        999: "service error at Mobizon — retried; if it persists, ask Mobizon's support",
     }
 
     def __init__(self, mobizon_conn_id: str = default_conn_name, **kwargs: Any) -> None:
@@ -161,13 +192,19 @@ class MobizonHook(RemoteTaskHook):
             raise RemoteApiError(
                 self.service_name, f"code 13 names no usable server: {error.base_url!r}", item_id=call.item_id, code=13
             ) from None
-        # The API key travels in the URL: only Mobizon's own API servers (or this connection's host) may see it.
-        if not (_is_mobizon_api_host(target.hostname) or target.netloc == own.netloc):
+        # The API key travels in the URL: only Mobizon's own API servers, over https, or this
+        # connection's own host may see it.
+        own_host = target.netloc.lower() == own.netloc.lower()
+        if not own_host and not (_is_mobizon_api_host(target.hostname) and target.scheme == "https"):
+            why = (
+                "not over https"
+                if _is_mobizon_api_host(target.hostname)
+                else "not a Mobizon API server (api.mobizon.*)"
+            )
             raise RemoteApiError(
                 self.service_name,
-                f"code 13 hands this account to {target.hostname!r}, which is not a Mobizon API server "
-                "(api.mobizon.*); the API key was not sent there. Set the connection's host to your "
-                "region's API domain",
+                f"code 13 hands this account to {target.netloc!r}, which is {why}; the API key was not "
+                "sent there. Set the connection's host to your region's API domain",
                 item_id=call.item_id,
                 code=13,
             ) from None
@@ -183,9 +220,10 @@ class MobizonHook(RemoteTaskHook):
         if not isinstance(domain, str) or not domain.strip():
             raise RemoteApiError(self.service_name, f"wrong regional server, and no domain given: {message}", code=13)
         domain = domain.strip()
-        if "://" not in domain:
+        if "://" not in domain:  # a bare domain: https, unless it is this connection's own host
             current = urlsplit(self._settings.base_url if self._settings else self.default_host)
-            domain = f"{current.scheme}://{domain}"
+            own = domain.split("/", 1)[0].lower() == current.netloc.lower()
+            domain = f"{current.scheme if own else 'https'}://{domain}"
         return domain
 
     def _status_call(self, task_id: int) -> ApiCall:

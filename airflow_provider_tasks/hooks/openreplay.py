@@ -63,6 +63,16 @@ class OpenReplayHook(RemoteTaskHook):
     default_conn_name = "openreplay_default"
     hook_name = "OpenReplay"
     default_host = "https://api.openreplay.com/v2"
+    #: OpenReplay's codes are HTTP statuses with ``{"error": "<text>"}`` (401: an empty body).
+    error_hints = {
+        400: "request refused — check the job id (an integer) and the user id (1-256 characters); "
+        "a job already cancelled is refused the same way",
+        401: "the API key is wrong, or the project key is not in the key's organization — check the "
+        "connection's password and its project_key",
+        403: "forbidden — this API key may not do this",
+        404: "not found in this project — check the job id and the project key",
+        409: "a deletion job for this user is already scheduled or running — wait for it or cancel it",
+    }
 
     def __init__(self, openreplay_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(openreplay_conn_id, **kwargs)
@@ -82,10 +92,10 @@ class OpenReplayHook(RemoteTaskHook):
         if response.status == 401 and not response.body.strip():
             raise RemoteAuthError(
                 self.service_name,
-                "HTTP 401 with an empty body: the API key is wrong, or the project key is not in "
-                "the key's organization",
+                "HTTP 401 with an empty body",
                 item_id=call.item_id,
                 code=401,
+                hint=self.error_hints[401],
             )
         if not response.body.strip():
             self._raise_for_http(call, response)

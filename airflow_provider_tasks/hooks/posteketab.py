@@ -98,6 +98,22 @@ class PostEKetabHook(RemoteTaskHook):
         350: RemoteTransientError,
         364: RemoteTransientError,
     }
+    error_hints = {
+        300: "invalid input — a parameter of the request was refused",
+        301: "internal error at Post-e-Ketab — retried; if it persists, ask Post-e-Ketab's support",
+        332: "token not found — check the connection's password, the JWT",
+        336: "session expired — put a fresh JWT in the connection's password",
+        337: "no permission — this JWT may not do this; tokens are often bound to a whitelisted server IP",
+        339: "invalid id — check the task id",
+        340: "invalid input — a parameter of the request was refused",
+        350: "internal error at Post-e-Ketab — retried; if it persists, ask Post-e-Ketab's support",
+        357: "invalid input — a parameter of the request was refused",
+        362: "task not found — check the task id, and that the JWT is of the account that created it",
+        364: "internal error at Post-e-Ketab — retried; if it persists, ask Post-e-Ketab's support",
+        369: "task not finished — wait for it (wait_for_completion=True) or read it later",
+        371: "invalid input — a parameter of the request was refused",
+        372: "invalid input — a parameter of the request was refused",
+    }
 
     def __init__(self, posteketab_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(posteketab_conn_id, **kwargs)

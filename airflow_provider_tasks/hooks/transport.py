@@ -172,6 +172,7 @@ class BlockingTransport:
 
     def send(self, prepared: PreparedRequest, *, timeout: float, stream: bool = False) -> ApiResponse:
         import requests
+        from urllib3.exceptions import LocationValueError
 
         try:
             resp = self.session.request(
@@ -194,7 +195,8 @@ class BlockingTransport:
             return ApiResponse(resp.status_code, dict(resp.headers), head, spool, url=prepared.url)
         except requests.exceptions.SSLError as error:
             raise TransportFailure(_describe(error), permanent=True, hint=_TLS_HINT) from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as error:
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, LocationValueError) as error:
+            # urllib3 lets a host it cannot parse (an empty or over-long label) through requests unwrapped.
             raise TransportFailure(_describe(error), permanent=True, hint=_URL_HINT) from None
         except requests.RequestException as error:
             raise TransportFailure(_describe(error), permanent=False) from None
@@ -259,7 +261,7 @@ class AsyncTransport:
                 return await self._read_big(resp, stream_array, prepared.url)
         except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as error:
             raise TransportFailure(_describe(error), permanent=True, hint=_TLS_HINT) from None
-        except aiohttp.InvalidURL as error:
+        except (aiohttp.InvalidURL, UnicodeError) as error:  # UnicodeError: a host IDNA cannot encode
             raise TransportFailure(_describe(error), permanent=True, hint=_URL_HINT) from None
         except (TimeoutError, aiohttp.ClientError) as error:
             raise TransportFailure(_describe(error), permanent=False) from None

@@ -15,7 +15,7 @@ from airflow_provider_tasks.hooks.openreplay import (
 from airflow_provider_tasks.links import OpenReplayJobLink
 from airflow_provider_tasks.operators.base import RemoteTaskOperator, WaitingOperator
 from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
-from airflow_provider_tasks.validation import is_template, require_positive_int, require_text_id
+from airflow_provider_tasks.validation import is_template, require_positive_int, require_text_id, str_filter
 from airflow_provider_tasks.waits.events import jsonable
 
 if TYPE_CHECKING:
@@ -214,23 +214,14 @@ class OpenReplayDeleteUserDataOperator(_OpenReplayMixin, WaitingOperator):
             self.log.warning("Could not cancel OpenReplay job %s after %s: %s", job_id, why, error)
 
 
-def _str_filter(name: str, value: Any, allowed: Sequence[str] | None = None) -> frozenset[str] | None:
-    if value is None:
-        return None
-    values = value if isinstance(value, list | tuple | set | frozenset) else [value]
-    if not values or any(not isinstance(item, str) or not item for item in values):
-        raise ValueError(f"{name} must be a string or a list of strings, got {value!r}")
-    if allowed is not None and not set(values) <= set(allowed):
-        raise ValueError(f"{name} must be among {sorted(allowed)}, got {value!r}")
-    return frozenset(values)
-
-
 class OpenReplayListJobsOperator(_OpenReplayMixin, RemoteTaskOperator):
     """List every job of a project (all pages, newest first) into XCom, optionally filtered.
 
     :param project_key: the project (templated; default: the connection's ``project_key`` extra).
-    :param status: keep jobs in this status (str or list: scheduled, running, completed, failed, cancelled).
-    :param action: keep jobs with this action (e.g. ``delete_user_data``).
+    :param status: keep jobs in this status (templated; str or list: scheduled, running, completed,
+        failed, cancelled). Rendered text works too: ``"completed,failed"``,
+        ``"['completed', 'failed']"``; ``"None"`` or ``""`` means no filter.
+    :param action: keep jobs with this action (templated, as ``status``; e.g. ``delete_user_data``).
     :param reference_id: keep jobs about this reference (the user id for deletion jobs).
     :param openreplay_conn_id: Airflow connection id.
     """
@@ -255,11 +246,13 @@ class OpenReplayListJobsOperator(_OpenReplayMixin, RemoteTaskOperator):
         self.action = action
         self.reference_id = reference_id
         if not is_template(status):
-            _str_filter("status", status, list(JOB_STATUS_STATES))
+            str_filter("status", status, list(JOB_STATUS_STATES))
+        if not is_template(action):
+            str_filter("action", action)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        statuses = _str_filter("status", self.status, list(JOB_STATUS_STATES))
-        actions = _str_filter("action", self.action)
+        statuses = str_filter("status", self.status, list(JOB_STATUS_STATES))
+        actions = str_filter("action", self.action)
         jobs = [
             job
             for job in self.openreplay_hook.iter_jobs(self._project())

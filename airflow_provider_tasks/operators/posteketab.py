@@ -14,7 +14,7 @@ from airflow_provider_tasks.json_stream import StreamedArray
 from airflow_provider_tasks.links import PostEKetabTaskLink
 from airflow_provider_tasks.operators.base import RemoteTaskOperator, WaitingOperator
 from airflow_provider_tasks.triggers.posteketab import PostEKetabTaskTrigger
-from airflow_provider_tasks.validation import is_template, require_text_id
+from airflow_provider_tasks.validation import int_filter, is_template, require_text_id
 from airflow_provider_tasks.waits.events import jsonable
 
 if TYPE_CHECKING:
@@ -201,21 +201,13 @@ class PostEKetabTaskResultOperator(WaitingOperator):
         return str(path), cast("IO[str]", path.open("w", encoding="utf-8"))  # type: ignore[no-untyped-call]
 
 
-def _int_filter(name: str, value: Any) -> frozenset[int] | None:
-    if value is None:
-        return None
-    values = value if isinstance(value, list | tuple | set | frozenset) else [value]
-    if not values or any(isinstance(item, bool) or not isinstance(item, int) for item in values):
-        raise ValueError(f"{name} must be an int or a list of ints, got {value!r}")
-    return frozenset(values)
-
-
 class PostEKetabListTasksOperator(RemoteTaskOperator):
     """List every Post-e-Ketab task (all pages) into XCom, optionally filtered.
 
-    :param posteketab_task_type: keep tasks of this type (int or list of ints; 0 Excel import,
-        1 bulk status change, 2 Excel export, 3 PDF export, 4 bulk registration).
-    :param posteketab_task_status: keep tasks in this status (int or list of ints; 0-4).
+    :param posteketab_task_type: keep tasks of this type (templated; int or list of ints: 0 Excel
+        import, 1 bulk status change, 2 Excel export, 3 PDF export, 4 bulk registration). Rendered
+        text works too: ``"3"``, ``"[0, 1]"``, ``"0,1"``; ``"None"`` or ``""`` means no filter.
+    :param posteketab_task_status: keep tasks in this status (templated, as above; 0-4).
     :param posteketab_conn_id: Airflow connection id.
     :param page_size: tasks per request (default 100).
     """
@@ -238,13 +230,13 @@ class PostEKetabListTasksOperator(RemoteTaskOperator):
         self.posteketab_task_status = posteketab_task_status
         self.page_size = page_size
         if not is_template(posteketab_task_type):
-            _int_filter("posteketab_task_type", posteketab_task_type)
+            int_filter("posteketab_task_type", posteketab_task_type)
         if not is_template(posteketab_task_status):
-            _int_filter("posteketab_task_status", posteketab_task_status)
+            int_filter("posteketab_task_status", posteketab_task_status)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        types = _int_filter("posteketab_task_type", self.posteketab_task_type)
-        statuses = _int_filter("posteketab_task_status", self.posteketab_task_status)
+        types = int_filter("posteketab_task_type", self.posteketab_task_type)
+        statuses = int_filter("posteketab_task_status", self.posteketab_task_status)
         tasks = [
             task
             for task in cast("PostEKetabHook", self.hook).iter_tasks(count=self.page_size)

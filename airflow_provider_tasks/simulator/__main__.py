@@ -1,10 +1,18 @@
 """``python -m airflow_provider_tasks.simulator``: serve the simulated APIs in the foreground.
 
-Prints one export-ready line per Airflow connection, then ``simulator ready on <url>``, and serves
-until SIGINT or SIGTERM (exit status 0)::
+Prints the Airflow connections to it as ``export`` lines, twice (JSON form, then URI form: paste
+either block into the shell that runs Airflow), the ids of the items its scenario created as
+comments, then ``simulator ready on <url>``, and serves until SIGINT or SIGTERM (exit status 0)::
 
     $ python -m airflow_provider_tasks.simulator --port 8765 --scenario demo
-    AIRFLOW_CONN_POSTEKETAB_DEFAULT='{"conn_type": "posteketab", ...}'
+    # Connections to this simulator, JSON form:
+    export AIRFLOW_CONN_POSTEKETAB_DEFAULT='{"conn_type": "posteketab", "host": "http://127.0.0.1:8765/...", ...}'
+    ...
+    # The same connections, URI form:
+    export AIRFLOW_CONN_POSTEKETAB_DEFAULT='posteketab://:sim-posteketab-token@127.0.0.1:8765/posteketab%2F...'
+    ...
+    # Scenario demo created:
+    #   posteketab task 5f1c2d3e-0000-4000-8000-000000000001
     ...
     simulator ready on http://127.0.0.1:8765
 """
@@ -19,8 +27,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
-__all__ = ["main", "parse_args"]
+if TYPE_CHECKING:
+    from airflow_provider_tasks.simulator.server import Simulator
+
+__all__ = ["banner", "main", "parse_args"]
+
+#: What each service's items are called.
+_ITEM_NOUNS = {"posteketab": "task", "openreplay": "job", "mobizon": "task"}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -43,6 +58,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def banner(sim: Simulator, scenario: str | None, created: Sequence[tuple[str, str | int]]) -> list[str]:
+    """The lines printed before ``simulator ready on``: export lines in both forms, then the items."""
+    lines = ["# Connections to this simulator, JSON form:"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in sim.env("json").items()]
+    lines.append("# The same connections, URI form:")
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in sim.env("uri").items()]
+    if scenario is not None:
+        lines.append(f"# Scenario {scenario} created:" if created else f"# Scenario {scenario} created no items")
+        lines += [f"#   {service} {_ITEM_NOUNS[service]} {item_id}" for service, item_id in created]
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator until SIGINT/SIGTERM; return the exit status."""
     args = parse_args(argv)
@@ -53,10 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
         ACCESS_LOGGER.setLevel(logging.DEBUG)
 
+    created: list[tuple[str, str | int]] = []
     try:
         sim = Simulator(args.host, args.port, mobizon_rate_limit=args.mobizon_rate_limit or None)
         if args.scenario:
-            sim.load_scenario(read_scenario(args.scenario))
+            created = sim.load_scenario(read_scenario(args.scenario))
         sim.start()
     except (OSError, ValueError) as exc:
         print(f"simulator: {exc}", file=sys.stderr)
@@ -69,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    for name, value in sim.env().items():
-        print(f"{name}={shlex.quote(value)}")
+    for line in banner(sim, args.scenario, created):
+        print(line)
     print(f"simulator ready on {sim.url}", flush=True)
     try:
         while not stopping.wait(0.5):

@@ -8,7 +8,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -168,8 +169,25 @@ class Simulator:
         """The second Mobizon "regional server", named in ``data`` by code 13."""
         return f"{self.url}/mobizon-alt"
 
-    def connection_uris(self) -> dict[str, str]:
-        """Airflow connections (JSON form, the value of ``AIRFLOW_CONN_<ID>``) keyed by conn id."""
+    def connection_uris(self, form: Literal["json", "uri"] = "json") -> dict[str, str]:
+        """Airflow connections (the value of ``AIRFLOW_CONN_<ID>``) keyed by conn id.
+
+        ``form="json"``: the full base URL in ``host``. ``form="uri"``: the URI form Airflow splits
+        into host, port and schema (the path), with the ``scheme`` extra saying plain ``http``:
+        ``posteketab://:TOKEN@127.0.0.1:PORT/posteketab%2Fapi%2Fv2%2Fpublic?scheme=http&timeout=10``.
+        """
+        if form == "uri":
+            return {conn_id: self._uri(conn) for conn_id, conn in self._connections().items()}
+        return {conn_id: json.dumps(conn) for conn_id, conn in self._connections().items()}
+
+    def _uri(self, conn: Mapping[str, Any]) -> str:
+        path = str(conn["host"]).removeprefix(self.url).strip("/")
+        query = urlencode({"scheme": "http", **conn["extra"]})
+        password = quote(str(conn["password"]), safe="")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{conn['conn_type']}://:{password}@{host}:{self.port}/{quote(path, safe='')}?{query}"
+
+    def _connections(self) -> dict[str, dict[str, Any]]:
         extra = {"timeout": _CONNECTION_TIMEOUT}
         connections: dict[str, dict[str, Any]] = {
             "posteketab_default": {
@@ -191,11 +209,12 @@ class Simulator:
                 "extra": extra,
             },
         }
-        return {conn_id: json.dumps(conn) for conn_id, conn in connections.items()}
+        return connections
 
-    def env(self) -> dict[str, str]:
-        """``{"AIRFLOW_CONN_POSTEKETAB_DEFAULT": <json>, ...}``: merge into ``os.environ``."""
-        return {f"AIRFLOW_CONN_{conn_id.upper()}": uri for conn_id, uri in self.connection_uris().items()}
+    def env(self, form: Literal["json", "uri"] = "json") -> dict[str, str]:
+        """``{"AIRFLOW_CONN_POSTEKETAB_DEFAULT": <json>, ...}``: merge into ``os.environ``
+        (``form="uri"``: the same connections as URIs, see :meth:`connection_uris`)."""
+        return {f"AIRFLOW_CONN_{conn_id.upper()}": value for conn_id, value in self.connection_uris(form).items()}
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -326,17 +345,20 @@ class Simulator:
         """The faults still waiting for requests."""
         return self._faults.pending()
 
-    def load_scenario(self, scenario: Mapping[str, Any]) -> None:
-        """Add the items of a scenario (see :mod:`airflow_provider_tasks.simulator.scenario`)."""
+    def load_scenario(self, scenario: Mapping[str, Any]) -> list[tuple[str, str | int]]:
+        """Add the items of a scenario (see :mod:`airflow_provider_tasks.simulator.scenario`);
+        return ``(service, id)`` of each item created, in the scenario's order."""
         validate_scenario(scenario)
+        created: list[tuple[str, str | int]] = []
         for raw in scenario.get("posteketab", []):
-            self.posteketab.add_task(**item_kwargs("posteketab", raw))
+            created.append(("posteketab", self.posteketab.add_task(**item_kwargs("posteketab", raw))))
         for raw in scenario.get("openreplay", []):
-            self.openreplay.add_job(**item_kwargs("openreplay", raw))
+            created.append(("openreplay", self.openreplay.add_job(**item_kwargs("openreplay", raw))))
         for raw in scenario.get("mobizon", []):
-            self.mobizon.add_task(**item_kwargs("mobizon", raw))
+            created.append(("mobizon", self.mobizon.add_task(**item_kwargs("mobizon", raw))))
         if "openreplay_new_job_steps" in scenario:
             self.openreplay.new_job_steps = list(steps_from_json(scenario["openreplay_new_job_steps"]))
+        return created
 
     # ---- counters -------------------------------------------------------------------------------
 

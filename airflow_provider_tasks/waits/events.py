@@ -107,6 +107,7 @@ def error_event(service: str, item_id: str | int, error: BaseException) -> dict[
         "error_type": type(error).__name__,
         "code": remote.code if remote else None,
         "message": redact(str(remote.remote_message if remote else error)),
+        "hint": remote.hint if remote else None,
     }
 
 
@@ -171,4 +172,4 @@ def resolve_event(event: Any, service: str, item_id: str | int) -> dict[str, Any
         limit = "execution_timeout" if event.get("limit") == "execution_timeout" else "timeout"
         raise WaitTimeout(f"{service} {item_id}: {event.get('message')}", limit)
     error_cls = _ERROR_TYPES.get(str(event.get("error_type")), RemoteApiError)
-    raise error_cls(service, event.get("message"), item_id=item_id, code=event.get("code"))
+    raise error_cls(service, event.get("message"), item_id=item_id, code=event.get("code"), hint=event.get("hint"))
