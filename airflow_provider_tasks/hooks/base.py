@@ -1,10 +1,11 @@
-"""The hook contract the three services share: settings, one call with retries, decoding helpers.
+"""The hook contract the three services share: settings, and one call with retries on two transports.
 
 A service hook describes each API method as an :class:`~.transport.ApiCall` and implements
 :meth:`RemoteTaskHook._prepare` (where its credentials go) and :meth:`RemoteTaskHook._decode` (its
-envelope and error codes). This class runs a call over the blocking or the async transport with the
-same retry policy, the same errors and the same redaction on both paths, and defines what the waits
-need of every service (:meth:`~RemoteTaskHook.get_snapshot`, :meth:`~RemoteTaskHook.apoll_many`).
+envelope and error codes, with :class:`~.answers.AnswerChecks`). This class runs a call over the
+blocking or the async transport with the same retry policy, the same errors and the same redaction on
+both paths, and defines what the waits need of every service (:meth:`~RemoteTaskHook.get_snapshot`,
+:meth:`~RemoteTaskHook.apoll_many`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import BaseHook
@@ -23,11 +24,10 @@ from airflow_provider_tasks._compat import expose_connection_form
 from airflow_provider_tasks.connection_forms import CONNECTION_TYPES
 from airflow_provider_tasks.exceptions import (
     RemoteApiError,
-    RemoteAuthError,
     RemoteError,
-    RemoteTaskNotFound,
     RemoteTransientError,
 )
+from airflow_provider_tasks.hooks.answers import AnswerChecks
 from airflow_provider_tasks.hooks.connection import ConnectionSettings, read_settings
 from airflow_provider_tasks.hooks.transport import (
     ApiCall,
@@ -38,7 +38,7 @@ from airflow_provider_tasks.hooks.transport import (
     TransportFailure,
 )
 from airflow_provider_tasks.redaction import install_log_filter, redact
-from airflow_provider_tasks.retry import RetryPolicy, parse_retry_after
+from airflow_provider_tasks.retry import RetryPolicy
 from airflow_provider_tasks.states import TaskSnapshot
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Tries:
     expected_code: object = None
 
 
-class RemoteTaskHook(BaseHook):
+class RemoteTaskHook(AnswerChecks, BaseHook):
     """Base of the three service hooks.
 
     :param conn_id: the Airflow connection id (subclasses take it as ``<service>_conn_id``).
@@ -85,11 +85,6 @@ class RemoteTaskHook(BaseHook):
     default_conn_name: ClassVar[str]
     hook_name: ClassVar[str]
     default_host: ClassVar[str]
-    #: The service's own error codes and the error each means; any other code is a RemoteApiError.
-    error_codes: ClassVar[Mapping[int, type[RemoteError]]] = {}
-    #: A short English explanation of each code SPEC §5 lists and what to check, appended to the
-    #: service's own message (which is kept verbatim).
-    error_hints: ClassVar[Mapping[int, str]] = {}
     #: Transient codes that are the service's normal pace (Mobizon 30, its one-call-per-second limit):
     #: retried like the others, but logged at debug level and summed up in one line per call.
     expected_retry_codes: ClassVar[frozenset[object]] = frozenset()
@@ -234,79 +229,6 @@ class RemoteTaskHook(BaseHook):
         parts = urlsplit(self.settings.base_url)
         host = parts.netloc.removeprefix("api.")
         return f"{parts.scheme}://{host}"
-
-    # ------------------------------------------------------------------ shared decoding helpers
-    def _json_or_transient(self, call: ApiCall, response: ApiResponse) -> Any:
-        """Decode a JSON body; a proxy page or a cut-off body is a transport error (retried), except
-        under a 4xx status, which says what went wrong by itself."""
-        try:
-            return response.json(call.stream_array)
-        except (ValueError, UnicodeDecodeError):
-            if 400 <= response.status < 500 and response.status not in (408, 429):
-                self._raise_for_http(call, response)
-            kind = response.header("Content-Type") or "unknown content type"
-            raise RemoteTransientError(
-                self.service_name,
-                f"HTTP {response.status} with a body that is not JSON ({kind}): {response.text_excerpt()!r}",
-                item_id=call.item_id,
-                code=response.status,
-            ) from None
-
-    def _raise_for_code(self, call: ApiCall, code: int, message: str, *, retry_after: float | None = None) -> NoReturn:
-        """Raise the error the service's own ``code`` means (see :attr:`error_codes`), with the
-        service's message and the code's explanation (:attr:`error_hints`)."""
-        error_class = self.error_codes.get(code, RemoteApiError)
-        hint = self.error_hints.get(code)
-        message = redact(message)
-        if error_class is RemoteTransientError:
-            raise RemoteTransientError(
-                self.service_name, message, item_id=call.item_id, code=code, hint=hint, retry_after=retry_after
-            )
-        raise error_class(self.service_name, message, item_id=call.item_id, code=code, hint=hint)
-
-    def _raise_for_http(
-        self, call: ApiCall, response: ApiResponse, message: str | None = None, *, enveloped: bool = False
-    ) -> None:
-        """Raise the error an HTTP status means. ``enveloped``: the body is the service's own error answer;
-        otherwise (a proxy page, another server) a refusal names the base URL, which is likely wrong."""
-        status = response.status
-        if status < 400:
-            return
-        text = message or response.text_excerpt() or f"HTTP {status}"
-        if status == 429 or status >= 500 or status == 408:
-            raise RemoteTransientError(
-                self.service_name,
-                text,
-                item_id=call.item_id,
-                code=status,
-                retry_after=parse_retry_after(response.header("Retry-After")),
-            )
-        if not enveloped:
-            # Not the service's own answer: a 404 here means a wrong base URL, not a missing task.
-            kind = response.header("Content-Type") or "no content type"
-            base = self._settings.base_url if self._settings else "not read yet"
-            where = f"HTTP {status} from {response.url or 'the server'} without {self.service_name}'s answer format"
-            detail = f"{where} ({kind}: {response.text_excerpt(120)!r})"
-            if status in (401, 403):
-                raise RemoteAuthError(
-                    self.service_name,
-                    f"{detail}: the credentials were refused; check the connection's password, and that its "
-                    f"base URL ({base}) is {self.service_name}'s",
-                    item_id=call.item_id,
-                    code=status,
-                )
-            raise RemoteApiError(
-                self.service_name,
-                f"{detail}; check the connection's base URL ({base})",
-                item_id=call.item_id,
-                code=status,
-            )
-        hint = self.error_hints.get(status)
-        if status in (401, 403):
-            raise RemoteAuthError(self.service_name, text, item_id=call.item_id, code=status, hint=hint)
-        if status == 404:
-            raise RemoteTaskNotFound(self.service_name, text, item_id=call.item_id, code=status, hint=hint)
-        raise RemoteApiError(self.service_name, text, item_id=call.item_id, code=status, hint=hint)
 
     # ------------------------------------------------------------------ the round trip
     def _recover(

@@ -96,4 +96,4 @@ def test_two_thousand_waits_with_five_percent_faults(sim: Any) -> None:
     faults = sum(fault.hits for fault in sim.faults)
     assert faults >= 3, "the run must really have met random faults"
     assert sim.mobizon.rate_limited == 0
-    print(f"2000 waits in {elapsed:.1f}s, {sim.count()} requests, {sum(f.hits for f in [*sure, *sim.faults])} faulted")
+    print(f"2000 waits in {elapsed:.1f}s, {sim.count()} requests, {faults} random faults met")
