@@ -161,8 +161,11 @@ class FinishedItemsTrigger(BaseEventTrigger):  # type: ignore[misc, valid-type]
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Without a shared stream (before Airflow 3.3.2): the same stream, read by this trigger alone."""
-        async for event in self.filter_shared_stream(type(self).open_shared_stream(self.serialize()[1])):
-            yield event
+        try:
+            async for event in self.filter_shared_stream(type(self).open_shared_stream(self.serialize()[1])):
+                yield event
+        finally:
+            await self.cleanup()  # the triggerer calls it too; a trigger run by hand gives its session back here
 
     async def cleanup(self) -> None:
         if self._hook is not None:
