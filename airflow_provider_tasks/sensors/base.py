@@ -41,7 +41,7 @@ __all__ = ["RESCHEDULE_MIN_INTERVAL", "RemoteTaskSensor"]
 #: Least ``poke_interval`` in reschedule mode. Below it Airflow itself fails rescheduled sensors: the
 #: executor's success for one poke can reach the scheduler after the next poke was queued, and the
 #: scheduler then marks that try failed (apache/airflow#71172); measured in tests/e2e (README).
-RESCHEDULE_MIN_INTERVAL = 30.0
+RESCHEDULE_MIN_INTERVAL = 15.0
 #: Where reschedule mode keeps the failure count between tries (Airflow 3.3+ task state store).
 _FAILURES_KEY = "airflow_provider_tasks.consecutive_failures"
 
