@@ -89,6 +89,18 @@ class PreparedRequest:
     json_body: Any = None
     form: Mapping[str, str] | None = None
 
+    def session_kwargs(self) -> dict[str, Any]:
+        """What both HTTP clients take alike; redirects are never followed (a key must not travel on)."""
+        return {
+            "method": self.method,
+            "url": self.url,
+            "params": dict(self.params) or None,
+            "headers": dict(self.headers),
+            "json": self.json_body,
+            "data": dict(self.form) if self.form is not None else None,
+            "allow_redirects": False,
+        }
+
 
 @dataclass(frozen=True)
 class ApiResponse:
@@ -175,17 +187,7 @@ class BlockingTransport:
         from urllib3.exceptions import LocationValueError
 
         try:
-            resp = self.session.request(
-                prepared.method,
-                prepared.url,
-                params=dict(prepared.params) or None,
-                headers=dict(prepared.headers),
-                json=prepared.json_body,
-                data=dict(prepared.form) if prepared.form is not None else None,
-                timeout=timeout,
-                allow_redirects=False,
-                stream=stream,
-            )
+            resp = self.session.request(**prepared.session_kwargs(), timeout=timeout, stream=stream)
             if not stream:
                 return ApiResponse(resp.status_code, dict(resp.headers), resp.content, url=prepared.url)
             with resp:
@@ -247,14 +249,7 @@ class AsyncTransport:
         session = self._get_session()
         try:
             async with session.request(
-                prepared.method,
-                prepared.url,
-                params=dict(prepared.params) or None,
-                headers=dict(prepared.headers),
-                json=prepared.json_body,
-                data=dict(prepared.form) if prepared.form is not None else None,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                allow_redirects=False,
+                **prepared.session_kwargs(), timeout=aiohttp.ClientTimeout(total=timeout)
             ) as resp:
                 if stream_array is None:
                     return ApiResponse(resp.status, dict(resp.headers), await resp.read(), url=prepared.url)
