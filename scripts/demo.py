@@ -103,9 +103,22 @@ def launch_simulator(
         raise
 
 
+#: Example DAGs that need a newer Airflow than the one running: the DAG file then defines no DAG.
+NEEDS_AIRFLOW_3 = {"example_asset_events": "event-driven scheduling (AssetWatcher) needs Airflow 3"}
+
+
+def _airflow_major() -> int:
+    from importlib.metadata import version
+
+    return int(version("apache-airflow").split(".")[0])
+
+
 def dag_ids() -> list[str]:
     ids = []
     for path in sorted(DAGS.glob("example_*.py")):
+        if path.stem in NEEDS_AIRFLOW_3 and _airflow_major() < 3:
+            print(f"SKIP {path.stem}: {NEEDS_AIRFLOW_3[path.stem]}", flush=True)
+            continue
         match = re.search(r'dag_id="([^"]+)"', path.read_text(encoding="utf-8"))
         if match:
             ids.append(match.group(1))

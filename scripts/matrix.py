@@ -169,12 +169,19 @@ def check_installed(venv: Path, run: Path, version: str) -> str | None:
 
 
 def stage(run: Path) -> None:
-    """A copy of tests/ and example_dags/ outside the source tree (no airflow_provider_tasks beside them)."""
+    """A copy of tests/, example_dags/ and what the tests read, outside the source tree (no package beside them)."""
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".hypothesis")
     shutil.copytree(ROOT / "tests", run / "tests", ignore=ignore)
     shutil.copytree(ROOT / "example_dags", run / "example_dags", ignore=ignore)
+    # What the tests read beside tests/: the README's examples, the docs pages and their sync script.
+    shutil.copy(ROOT / "README.md", run / "README.md")
+    if (ROOT / "docs").is_dir():
+        shutil.copytree(ROOT / "docs", run / "docs", ignore=ignore)
+    if (ROOT / "scripts" / "sync_docs.py").exists():
+        (run / "scripts").mkdir()
+        shutil.copy(ROOT / "scripts" / "sync_docs.py", run / "scripts" / "sync_docs.py")
 
 
 def run_unit(venv: Path, run: Path, result: Result, pytest_args: list[str], echo: bool) -> None:
