@@ -55,13 +55,19 @@ class Block:
     marker: str
     body: str
 
-    def where(self) -> str:
-        return f"{self.page.relative_to(ROOT)}:{self.line} ({self.path} {self.marker})"
+    def where(self, root: Path | None = None) -> str:
+        return f"{shown(self.page, root)}:{self.line} ({self.path} {self.marker})"
 
 
-def region(path: str, marker: str, root: Path = ROOT) -> str:
+def shown(page: Path, root: Path | None = None) -> str:
+    """``page`` relative to ``root`` (default: the repository) when it is under it."""
+    root = root or ROOT
+    return str(page.relative_to(root)) if page.is_relative_to(root) else str(page)
+
+
+def region(path: str, marker: str, root: Path | None = None) -> str:
     """The dedented lines between ``# [START marker]`` and ``# [END marker]`` of ``path``, ending in a newline."""
-    source = root / path
+    source = (root or ROOT) / path
     if not source.is_file():
         raise ExampleError(f"{path} does not exist")
     lines = source.read_text(encoding="utf-8").splitlines()
@@ -78,7 +84,7 @@ def region(path: str, marker: str, root: Path = ROOT) -> str:
     return body + "\n"
 
 
-def blocks(page: Path) -> Iterator[Block]:
+def blocks(page: Path, root: Path | None = None) -> Iterator[Block]:
     """The example blocks of a docs page; an include comment without a python block right after it raises."""
     text = page.read_text(encoding="utf-8")
     found = {match.start(): match for match in BLOCK.finditer(text)}
@@ -87,36 +93,36 @@ def blocks(page: Path) -> Iterator[Block]:
         match = found.get(comment.start())
         if match is None:
             raise ExampleError(
-                f"{page.relative_to(ROOT)}:{line}: {comment.group(0)!r} must be 'PATH MARKER' directly "
+                f"{shown(page, root)}:{line}: {comment.group(0)!r} must be 'PATH MARKER' directly "
                 "followed by a ```python block"
             )
         yield Block(page, line, match["path"], match["marker"], match["body"])
 
 
-def pages(docs: Path = DOCS) -> list[Path]:
-    return sorted(docs.glob("**/*.md"))
+def pages(docs: Path | None = None) -> list[Path]:
+    return sorted((docs or DOCS).glob("**/*.md"))
 
 
-def problems(docs: Path = DOCS, root: Path = ROOT) -> list[str]:
+def problems(docs: Path | None = None, root: Path | None = None) -> list[str]:
     """Every stale or broken example block under ``docs``, one line each."""
     found: list[str] = []
     for page in pages(docs):
         try:
-            for block in blocks(page):
+            for block in blocks(page, root):
                 try:
                     if block.body != region(block.path, block.marker, root):
-                        found.append(f"{block.where()}: differs from the example file")
+                        found.append(f"{block.where(root)}: differs from the example file")
                 except ExampleError as error:
-                    found.append(f"{block.where()}: {error}")
+                    found.append(f"{block.where(root)}: {error}")
         except ExampleError as error:
             found.append(str(error))
     return found
 
 
-def sync_page(page: Path, root: Path = ROOT) -> bool:
+def sync_page(page: Path, root: Path | None = None) -> bool:
     """Rewrite the page's blocks from their regions; True when the page changed."""
     text = page.read_text(encoding="utf-8")
-    list(blocks(page))  # a malformed include comment fails before anything is written
+    list(blocks(page, root))  # a malformed include comment fails before anything is written
 
     def fill(match: re.Match[str]) -> str:
         body = region(match["path"], match["marker"], root)
@@ -145,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 1
     for page in changed:
-        print(f"updated {page.relative_to(ROOT)}")
+        print(f"updated {shown(page)}")
     return 0
 
 
