@@ -1,6 +1,7 @@
 """The docs stay true to the code they show: every example block is its marker region of an example DAG
 (``scripts/sync_docs.py`` rewrites them), every link reaches a file (and heading) that exists, every
-other Python block parses, and every page is reachable from ``docs/index.md``.
+other Python block parses, every page is reachable from ``docs/index.md``, and each service page names
+every parameter and template field of its classes and every public method its hook defines.
 
 In an unpacked sdist, which ships ``docs/`` but not every file the pages link to (``bench/``, the
 ``Makefile``...), links outside ``docs/`` are checked only where the target was shipped.
@@ -9,6 +10,7 @@ In an unpacked sdist, which ships ``docs/`` but not every file the pages link to
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 import re
 import sys
@@ -194,3 +196,55 @@ def test_the_check_command_exits_non_zero_on_a_stale_block(tmp_path, monkeypatch
     assert "docs/page.md:1 (example_dags/example_x.py waiting): differs" in capsys.readouterr().out
     assert sync_docs.main([]) == 0
     assert sync_docs.main(["--check"]) == 0
+
+
+# ---------------------------------------------------------------------- the reference is complete
+
+SERVICE_CLASSES = {
+    "posteketab.md": [
+        "airflow_provider_tasks.hooks.posteketab.PostEKetabHook",
+        "airflow_provider_tasks.sensors.posteketab.PostEKetabTaskSensor",
+        "airflow_provider_tasks.operators.posteketab.PostEKetabTaskResultOperator",
+        "airflow_provider_tasks.operators.posteketab.PostEKetabListTasksOperator",
+        "airflow_provider_tasks.triggers.posteketab.PostEKetabTaskTrigger",
+        "airflow_provider_tasks.triggers.posteketab.PostEKetabTaskFinishedTrigger",
+    ],
+    "openreplay.md": [
+        "airflow_provider_tasks.hooks.openreplay.OpenReplayHook",
+        "airflow_provider_tasks.sensors.openreplay.OpenReplayJobSensor",
+        "airflow_provider_tasks.operators.openreplay.OpenReplayCancelJobOperator",
+        "airflow_provider_tasks.operators.openreplay.OpenReplayDeleteUserDataOperator",
+        "airflow_provider_tasks.operators.openreplay.OpenReplayListJobsOperator",
+        "airflow_provider_tasks.triggers.openreplay.OpenReplayJobTrigger",
+        "airflow_provider_tasks.triggers.openreplay.OpenReplayJobFinishedTrigger",
+    ],
+    "mobizon.md": [
+        "airflow_provider_tasks.hooks.mobizon.MobizonHook",
+        "airflow_provider_tasks.sensors.mobizon.MobizonTaskSensor",
+        "airflow_provider_tasks.triggers.mobizon.MobizonTaskTrigger",
+    ],
+}
+
+
+def _class(path: str) -> type:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("page", "path"), [(page, path) for page, paths in SERVICE_CLASSES.items() for path in paths])
+def test_the_service_page_names_every_parameter_and_public_method(page, path):
+    import inspect
+
+    text = (DOCS / page).read_text(encoding="utf-8")
+    cls = _class(path)
+    assert f"`{cls.__name__}" in text, cls.__name__
+    names = [
+        name
+        for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        if name != "self" and parameter.kind is not parameter.VAR_KEYWORD
+    ]
+    names += getattr(cls, "template_fields", ())
+    if cls.__name__.endswith("Hook"):  # the public methods it defines itself
+        names += [name for name in vars(cls) if not name.startswith("_") and inspect.isfunction(vars(cls)[name])]
+    missing = sorted({name for name in names if f"`{name}" not in text and f" {name}(" not in text})
+    assert not missing, f"{page} does not document {cls.__name__}: {missing}"
