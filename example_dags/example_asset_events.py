@@ -25,6 +25,7 @@ else:
     EVENT_DRIVEN = True
 
 if EVENT_DRIVEN:
+    # [START openreplay_job_finished_trigger]
     DELETIONS = Asset(
         "openreplay_finished_deletion_jobs",
         watchers=[
@@ -34,6 +35,8 @@ if EVENT_DRIVEN:
             )
         ],
     )
+    # [END openreplay_job_finished_trigger]
+    # [START posteketab_task_finished_trigger]
     IMPORTS = Asset(
         "posteketab_finished_imports",
         watchers=[
@@ -43,6 +46,7 @@ if EVENT_DRIVEN:
             )
         ],
     )
+    # [END posteketab_task_finished_trigger]
 
     with DAG(
         dag_id="example_asset_events",
@@ -52,7 +56,7 @@ if EVENT_DRIVEN:
         tags=["example", "openreplay", "posteketab", "asset-events"],
         doc_md=__doc__,
     ):
-
+        # [START asset_events_report]
         @task
         def report(triggering_asset_events: Any = None) -> list[dict[str, Any]]:
             """One line per finished item this run was started for (none when started by hand)."""
@@ -65,5 +69,7 @@ if EVENT_DRIVEN:
             for item in finished:
                 print(f"{item['service']} {item['id']} ({item['type']}) ended {item['status']}")
             return [{key: item[key] for key in ("service", "id", "type", "status")} for item in finished]
+
+        # [END asset_events_report]
 
         report()

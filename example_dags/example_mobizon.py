@@ -18,6 +18,7 @@ with DAG(
     tags=["example", "mobizon"],
     doc_md=__doc__,
 ):
+    # [START mobizon_sensor]
     wait_for_upload = MobizonTaskSensor(
         task_id="wait_for_upload",
         mobizon_task_id="{{ params.mobizon_task_id }}",
@@ -25,6 +26,7 @@ with DAG(
         poke_interval=poll_seconds(5),
         timeout=3600,
     )
+    # [END mobizon_sensor]
 
     @task
     def report(status: dict[str, Any]) -> str:

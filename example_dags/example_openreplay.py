@@ -19,7 +19,10 @@ with DAG(
     tags=["example", "openreplay"],
     doc_md=__doc__,
 ):
+    # [START openreplay_delete_user_data]
     delete_user = OpenReplayDeleteUserDataOperator(task_id="delete_user_data", user_id="{{ params.user_id }}")
+    # [END openreplay_delete_user_data]
+    # [START openreplay_sensor]
     wait_for_job = OpenReplayJobSensor(
         task_id="wait_for_deletion",
         job_id="{{ ti.xcom_pull(task_ids='delete_user_data')['jobId'] }}",
@@ -27,9 +30,12 @@ with DAG(
         poke_interval=poll_seconds(300),
         timeout=36 * 3600,  # jobs run once a night
     )
+    # [END openreplay_sensor]
+    # [START openreplay_list_jobs]
     list_jobs = OpenReplayListJobsOperator(
         task_id="list_deletion_jobs", action="delete_user_data", reference_id="{{ params.user_id }}"
     )
+    # [END openreplay_list_jobs]
 
     @task
     def report(job: dict[str, Any], jobs: list[dict[str, Any]]) -> str:

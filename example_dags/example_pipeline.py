@@ -29,6 +29,7 @@ with DAG(
     tags=["example"],
     doc_md=__doc__,
 ):
+    # [START posteketab_task_result_blocking]
     fetch_rows = PostEKetabTaskResultOperator(
         task_id="fetch_rows",
         posteketab_task_id="{{ params.export_task_id }}",
@@ -36,6 +37,7 @@ with DAG(
         poll_interval=poll_seconds(30),
         timeout=3600,
     )
+    # [END posteketab_task_result_blocking]
 
     @task.branch
     def any_failed(rows: list[dict[str, Any]]) -> str:
@@ -49,6 +51,7 @@ with DAG(
     def rows_clean() -> int:
         return 0
 
+    # [START openreplay_delete_user_data_and_wait]
     delete_user = OpenReplayDeleteUserDataOperator(
         task_id="delete_user_data",
         user_id="{{ params.user_id }}",
@@ -57,6 +60,7 @@ with DAG(
         poll_interval=poll_seconds(300),
         timeout=36 * 3600,
     )
+    # [END openreplay_delete_user_data_and_wait]
     wait_for_upload = MobizonTaskSensor(
         task_id="wait_for_upload",
         mobizon_task_id="{{ params.mobizon_task_id }}",

@@ -19,6 +19,7 @@ with DAG(
     tags=["example", "posteketab"],
     doc_md=__doc__,
 ):
+    # [START posteketab_sensor]
     wait_for_import = PostEKetabTaskSensor(
         task_id="wait_for_import",
         posteketab_task_id="{{ params.import_task_id }}",
@@ -26,11 +27,14 @@ with DAG(
         poke_interval=poll_seconds(30),
         timeout=6 * 3600,
     )
+    # [END posteketab_sensor]
+    # [START posteketab_task_result]
     fetch_rows = PostEKetabTaskResultOperator(
         task_id="fetch_rows",
         posteketab_task_id="{{ params.import_task_id }}",
         wait_for_completion=False,  # the sensor above already waited
     )
+    # [END posteketab_task_result]
 
     @task.branch
     def check_rows(rows: list[dict[str, Any]]) -> str:

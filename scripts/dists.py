@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DIST_NAME = "airflow-provider-tasks"
 # Any line a build prints with one of these words fails the build: deprecations turn into errors later.
 WARNING_LINE = re.compile(r"warn|deprecat", re.IGNORECASE)
-# Everything the sdist's own tests need (tests/test_example_dags.py runs scripts/demo.py).
+# Everything the sdist's own tests need (tests/test_example_dags.py runs scripts/demo.py, tests/test_docs.py
+# reads docs/ with scripts/sync_docs.py).
 SDIST_REQUIRED = (
     "LICENSE",
     "README.md",
@@ -43,6 +44,8 @@ SDIST_REQUIRED = (
     "airflow_provider_tasks/py.typed",
     "example_dags/_settings.py",
     "scripts/demo.py",
+    "scripts/sync_docs.py",
+    "docs/index.md",
     "tests/conftest.py",
     "tests/_helpers.py",
     "tests/_secret_guard.py",
