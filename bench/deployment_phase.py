@@ -30,6 +30,7 @@ class Phase:
     interval: float
     intervals: int
     existing_jobs: Sequence[int]
+    #: The job of map index 0 (HttpSensor's: created when the phase ends its waits).
     first_job: int
 
 
@@ -118,8 +119,8 @@ def _end_jobs(sim: Simulator, phase: Phase) -> dict[int, float]:
             sim.set_status("openreplay", phase.existing_jobs[index], "completed")
         else:  # HttpSensor waits for the job to exist: create it (ids follow on)
             created = sim.openreplay.add_job(user_id=f"late-{index}@example.com", steps=[Step("completed")])
-            if created != phase.first_job + phase.waits + index:
-                raise RuntimeError(f"created job {created}, expected {phase.first_job + phase.waits + index}")
+            if created != phase.first_job + index:
+                raise RuntimeError(f"created job {created}, expected {phase.first_job + index}")
         changed[index] = time.time()
     return changed
 
@@ -142,11 +143,19 @@ def _finish(deployment: Deployment, sim: Simulator, phase: Phase, run_id: str) -
     succeeded = _count(deployment, phase, run_id, "success")
     fired = fired_by_map_index(deployment.all_logs(), phase.dag_id, min(changed.values()) - 1)
     latencies = [fired[index] - changed[index] for index in changed if index in fired]
-    # The simulator's view: the first request after each change that could have seen it.
-    seen_path = "/jobs" if phase.impl == "ours" else None
-    times = sorted(t + offset for t in _service_times(sim, 0, time.monotonic() + 1, seen_path))
-    first_reads = [_first_after(times, moment) for moment in changed.values()]
-    seen = [read - moment for read, moment in zip(first_reads, changed.values(), strict=True) if read is not None]
+    # The simulator's view: the first request after each change that could have seen it (ours: a list
+    # page; HttpSensor: a read of that job's own URL).
+    by_path: dict[str, list[float]] = {}
+    for record in sim.requests:
+        if record.service == "openreplay":
+            key = "/jobs" if record.path.endswith("/jobs") else record.path.rsplit("/", 1)[-1]
+            by_path.setdefault(key, []).append(record.timestamp + offset)
+    seen = []
+    for index, moment in changed.items():
+        job = phase.first_job + index
+        read = _first_after(sorted(by_path.get("/jobs" if phase.impl == "ours" else str(job), [])), moment)
+        if read is not None:
+            seen.append(read - moment)
     return {
         "run_state": state,
         "succeeded": succeeded,
@@ -164,12 +173,10 @@ def run_phase(
     say(f"{phase.dag_id}: triggering {phase.waits} mapped waits")
     run_id = deployment.trigger(phase.dag_id)
     arrivals = _arrivals(deployment, phase, run_id, say)
-    arrival_requests = requests_per_interval(
-        _service_times(sim, arrivals["first_deferred"], arrivals["all_deferred"]),
-        arrivals["first_deferred"],
-        phase.interval,
-        max(1, int((arrivals["all_deferred"] - arrivals["first_deferred"]) // phase.interval)),
-    )
+    first, last = arrivals["first_deferred"], arrivals["all_deferred"]
+    count = max(1, int((last - first) // phase.interval))
+    arrival_requests = requests_per_interval(_service_times(sim, first, last), first, phase.interval, count)
+    arrival_lists = requests_per_interval(_service_times(sim, first, last, "/jobs"), first, phase.interval, count)
     time.sleep(phase.interval + 2.0)  # the triggerer picks the last ones up within a heartbeat
     say(f"{phase.dag_id}: measuring {phase.intervals} steady intervals")
     steady = _steady(deployment, sim, phase, idle)
@@ -181,7 +188,9 @@ def run_phase(
         "run_id": run_id,
         "waits": phase.waits,
         "arrival_span_s": arrivals["arrival_span_s"],
+        # Arriving, the per-job reads are the workers' own first pokes before they defer.
         "requests_per_interval_while_arriving": arrival_requests,
+        "list_requests_per_interval_while_arriving": arrival_lists,
         "steady": steady,
         "finish": finish,
     }

@@ -17,6 +17,7 @@ from airflow_provider_tasks.sensors.openreplay import OpenReplayJobSensor
 WAITS = int(os.environ.get("BENCH_DEPLOYMENT_WAITS", "300"))
 INTERVAL = float(os.environ.get("BENCH_DEPLOYMENT_INTERVAL", "5"))
 FIRST_JOB = int(os.environ.get("BENCH_DEPLOYMENT_FIRST_JOB", "1000"))
+HTTP_FIRST_JOB = int(os.environ.get("BENCH_DEPLOYMENT_HTTP_FIRST_JOB", str(FIRST_JOB + WAITS)))
 PROJECT = os.environ.get("BENCH_DEPLOYMENT_PROJECT", "simproject")
 HTTP_CONN_ID = "openreplay_http"
 
@@ -41,4 +42,4 @@ else:
             poke_interval=INTERVAL,
             deferrable=True,
             timeout=3600,
-        ).expand(endpoint=[f"public/{PROJECT}/jobs/{job}" for job in range(FIRST_JOB + WAITS, FIRST_JOB + 2 * WAITS)])
+        ).expand(endpoint=[f"public/{PROJECT}/jobs/{job}" for job in range(HTTP_FIRST_JOB, HTTP_FIRST_JOB + WAITS)])
