@@ -18,7 +18,7 @@ MATRIX_ARGS ?=
 # the middle minors under its three representative faults (scripts/matrix.py --lite).
 TEST_MATRIX_ARGS ?= --jobs 3 --lite 3.0.6,3.1.8,3.2.2
 
-.PHONY: demo test lint typecheck unit e2e test-airflow2 test-wheel test-matrix bench clean
+.PHONY: demo test lint typecheck unit e2e test-airflow2 test-wheel test-matrix bench bench-deployment clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -80,6 +80,12 @@ test-matrix: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench
+
+# The real deployment (SQLite, LocalExecutor, one triggerer): 300 mapped deferrable waits of ours, then of
+# HttpSensor(deferrable=True); writes bench/results/deployment.json. 10-20 minutes on two cores.
+bench-deployment: $(STAMP)
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[dev,e2e,bench]"
+	$(BIN)/python -m bench.deployment
 
 clean:
 	rm -rf $(VENV) $(VENV2) .demo .e2e-output .pytest_cache .mypy_cache .ruff_cache

@@ -99,10 +99,14 @@ def analyse_wait_run(
         "round_period_s": rounded((end - start) / rounds, 3) if rounds else None,
         "requests_in_window": len(in_window),
         "requests_per_round": rounded(len(in_window) / rounds, 2) if rounds else None,
+        "requests_per_interval": rounded(len(in_window) * run.poll_interval / (end - start), 2),
         "cpu_s": rounded(measured["cpu_s"], 4),
         "cpu_per_1000_waits_per_round_s": rounded(measured["cpu_s"] / rounds / (run.waits / 1000), 5)
         if rounds
         else None,
+        "cpu_per_1000_waits_per_interval_s": rounded(
+            measured["cpu_s"] * run.poll_interval / (end - start) / (run.waits / 1000), 5
+        ),
         "peak_rss_mb": rounded(done["peak_rss_kb"] / 1024, 1),
         # getrusage's figure keeps the peak of the process that spawned this one (see bench.memory).
         "ru_maxrss_mb": rounded(done["ru_maxrss_kb"] / 1024, 1),

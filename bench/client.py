@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import resource
 import sys
 import time
@@ -29,6 +30,7 @@ __all__ = ["main"]
 
 _SAMPLE_EVERY = 0.02  # seconds between two looks for the pollers, at start
 _WARMUP_TIMEOUT = 180.0
+_STAGGER_SEED = 20261202
 Event = tuple[int, float, str]
 
 
@@ -72,7 +74,9 @@ def _status_of(payload: Any) -> str:
     return repr(payload)
 
 
-async def _first_event(index: int, trigger: Any, events: list[Event]) -> None:
+async def _first_event(index: int, trigger: Any, events: list[Event], start_after: float = 0.0) -> None:
+    if start_after > 0:  # a staggered arrival: the trigger reaches the loop later
+        await asyncio.sleep(start_after)
     agen = trigger.run()
     try:
         event = await agen.__anext__()
@@ -164,15 +168,20 @@ def delivery_summary(deliveries: dict[int, list[float]], start: float, end: floa
 
 async def _measure(config: dict[str, Any], peer_stats: Any, pollers: list[Any]) -> dict[str, Any]:
     """Warm up, then measure ``rounds`` poll rounds; ``pollers`` receives our pollers (kept for later)."""
-    interval, rounds = config["poll_interval"], config["rounds"]
+    interval, rounds, stagger = config["poll_interval"], config["rounds"], config["stagger_s"]
     if config["impl"] == "ours":
         pollers += await _our_pollers()
         watch = RoundWatch(pollers)
-        await asyncio.wait_for(watch.until(config["warmup_rounds"]), _WARMUP_TIMEOUT)
+        await asyncio.sleep(stagger)  # every wait has started: the steady state begins
+        warmed = (watch.rounds if stagger else 0) + config["warmup_rounds"]
+        await asyncio.wait_for(watch.until(warmed), _WARMUP_TIMEOUT)
         deliveries = _track_deliveries(pollers) if config["track_deliveries"] else None
         first = watch.rounds
         start, cpu_start = time.monotonic(), time.process_time()
-        await asyncio.wait_for(watch.until(first + rounds), _WARMUP_TIMEOUT)
+        if stagger:  # a fixed stretch of time: rounds on several clocks would show as requests per interval
+            await asyncio.sleep(rounds * interval)
+        else:
+            await asyncio.wait_for(watch.until(first + rounds), _WARMUP_TIMEOUT)
         end, cpu_end = time.monotonic(), time.process_time()
         measured: dict[str, Any] = {
             "rounds": watch.rounds - first,
@@ -182,7 +191,7 @@ async def _measure(config: dict[str, Any], peer_stats: Any, pollers: list[Any]) 
         }
     else:
         deliveries = peer_stats.accepted if config["track_deliveries"] else None
-        await asyncio.sleep(config["warmup_rounds"] * interval)
+        await asyncio.sleep(stagger + config["warmup_rounds"] * interval)
         sent, refused = peer_stats.requests, peer_stats.rate_limited
         start, cpu_start = time.monotonic(), time.process_time()
         await asyncio.sleep(rounds * interval)
@@ -198,6 +207,12 @@ async def _measure(config: dict[str, Any], peer_stats: Any, pollers: list[Any]) 
     return measured
 
 
+def _start_delays(count: int, stagger: float) -> list[float]:
+    """When each wait starts: all at once, or uniformly (seeded) over ``stagger`` seconds."""
+    rng = random.Random(_STAGGER_SEED)
+    return [rng.uniform(0, stagger) if stagger else 0.0 for _ in range(count)]
+
+
 async def run(config: dict[str, Any]) -> None:
     """Run and measure the waits of ``config`` (see :meth:`bench.workloads.WaitRun.client_config`)."""
     from bench.peers import PeerStats
@@ -206,7 +221,11 @@ async def run(config: dict[str, Any]) -> None:
     limiter = asyncio.Semaphore(config["peer_concurrency"])
     triggers = _make_triggers(config, limiter, stats)
     events: list[Event] = []
-    tasks = [asyncio.create_task(_first_event(index, trigger, events)) for index, trigger in enumerate(triggers)]
+    delays = _start_delays(len(triggers), config["stagger_s"])
+    tasks = [
+        asyncio.create_task(_first_event(index, trigger, events, delays[index]))
+        for index, trigger in enumerate(triggers)
+    ]
     pollers: list[Any] = []
     try:
         measured = await _measure(config, stats, pollers)

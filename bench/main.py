@@ -41,11 +41,12 @@ async def _guarded(label: str, measurement: Awaitable[dict[str, Any]]) -> dict[s
     return result
 
 
-async def _measure_waits(workdir: Path, sizes: tuple[int, ...]) -> list[dict[str, Any]]:
-    runs = wait_runs(sizes)
+async def _measure_waits(workdir: Path, sizes: tuple[int, ...], staggered: tuple[int, ...]) -> list[dict[str, Any]]:
+    runs = wait_runs(sizes, staggered)
     results: list[dict[str, Any]] = []
     for number, run in enumerate(runs, start=1):
         identity = {"name": run.name, "workload": run.workload, "impl": run.impl, "waits": run.waits}
+        identity["staggered"] = run.staggered
         reason = skipped_reason(run)
         if reason is not None:
             results.append({**identity, "skipped": reason})
@@ -66,14 +67,19 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(str(size) for size in settings.SIZES),
         help="comma-separated numbers of concurrent waits (default: %(default)s)",
     )
+    parser.add_argument(
+        "--staggered-sizes",
+        default=",".join(str(size) for size in settings.STAGGERED_SIZES),
+        help="comma-separated sizes of the staggered-arrival runs (default: %(default)s)",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON report (default: %(default)s)")
     parser.add_argument("--workdir", type=Path, help="keep the processes' logs here (default: a temporary folder)")
     return parser.parse_args(argv)
 
 
-async def _measure_all(workdir: Path, sizes: tuple[int, ...]) -> dict[str, Any]:
-    _progress(f"Concurrent waits (sizes {', '.join(f'{size:,}' for size in sizes)}):")
-    waits = await _measure_waits(workdir / "waits", sizes)
+async def _measure_all(workdir: Path, sizes: tuple[int, ...], staggered: tuple[int, ...]) -> dict[str, Any]:
+    _progress(f"Concurrent waits (sizes {', '.join(f'{size:,}' for size in sizes)}; staggered {staggered}):")
+    waits = await _measure_waits(workdir / "waits", sizes, staggered)
     _progress("Import cost and the 100,000-row task_result:")
     imports = await _guarded("imports", measure_imports(workdir / "imports"))
     task_result = await _guarded("task_result", measure_task_result(workdir / "task-result"))
@@ -83,13 +89,14 @@ async def _measure_all(workdir: Path, sizes: tuple[int, ...]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     sizes = tuple(int(size) for size in args.sizes.split(",") if size.strip())
+    staggered = tuple(int(size) for size in args.staggered_sizes.split(",") if size.strip())
     started = time.monotonic()
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        measurements = asyncio.run(_measure_all(args.workdir, sizes))
+        measurements = asyncio.run(_measure_all(args.workdir, sizes, staggered))
     else:
         with tempfile.TemporaryDirectory(prefix="airflow-provider-tasks-bench-") as workdir:
-            measurements = asyncio.run(_measure_all(Path(workdir), sizes))
+            measurements = asyncio.run(_measure_all(Path(workdir), sizes, staggered))
     wall = time.monotonic() - started
     targets = evaluate(measurements["waits"], measurements["imports"], measurements["task_result"])
     skipped = [f"{run['name']}: {run['skipped']}" for run in measurements["waits"] if run.get("skipped")]
@@ -108,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     write_json(args.output, report)
     print("\nConcurrent waits: ours against the peers\n")
-    print(comparison_table([run for run in measurements["waits"] if not run.get("skipped")]))
+    measured = [run for run in measurements["waits"] if not run.get("skipped")]
+    print(comparison_table([run for run in measured if not run.get("staggered")]))
+    print(f"\nStaggered arrivals (waits start over {settings.STAGGER_INTERVALS} intervals)\n")
+    print(comparison_table([run for run in measured if run.get("staggered")]))
     print("\nTargets\n")
     print(targets_table(targets))
     print("\nNotes")

@@ -15,6 +15,7 @@ _SERVICE = {"openreplay": "OpenReplay", "posteketab": "Post-e-Ketab", "mobizon":
 _PEERS = (("http_sensor", "HttpSensorTrigger"), ("per_wait", "per-wait (dbt-style)"))
 _METRICS: tuple[tuple[str, str], ...] = (
     ("requests_per_round", "requests/round"),
+    ("requests_per_interval", "requests/interval"),
     ("cpu_per_1000_waits_per_round_s", "CPU s/1,000 waits/round"),
     ("round_period_s", "round period s"),
     ("peak_rss_mb", "peak RSS MB"),

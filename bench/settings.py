@@ -12,6 +12,10 @@ POLL_INTERVAL = 2.0
 MOBIZON_POLL_INTERVAL = 1.0
 #: Distinct Mobizon task ids the identical waits are spread over.
 MOBIZON_DISTINCT_TASKS = 4
+#: Staggered-arrival runs: their waits start uniformly over this many poll intervals (as mapped tasks
+#: reach a triggerer a few at a time), at these sizes; the window opens once all have started.
+STAGGER_INTERVALS = 3
+STAGGERED_SIZES: tuple[int, ...] = (1_000,)
 #: Poll rounds before the measured window (connection set-up, first reads).
 WARMUP_ROUNDS = 2
 #: Poll rounds in the measured window.

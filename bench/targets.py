@@ -240,6 +240,40 @@ def _task_result(result: Mapping[str, Any] | None) -> Iterator[Target]:
     )
 
 
+def _staggered(runs: _Runs) -> Iterator[Target]:
+    """Waits that start uniformly over a few intervals: once all have started, the rounds of a list
+    service still cost what the bound allows per interval, and each wait still sees its end in time."""
+    bounds = {"openreplay": settings.openreplay_request_bound, "posteketab": settings.posteketab_request_bound}
+    arrival = f"starting over {settings.STAGGER_INTERVALS} intervals"
+    for workload, bound_of in bounds.items():
+        for waits in runs.sizes(workload):
+            run = runs.get(workload, "ours", waits)
+            figure, bound = _figure(run, "requests_per_interval"), bound_of(waits)
+            peer = runs.best_peer(workload, waits, "requests_per_interval")
+            yield Target(
+                f"{_SERVICE[workload]}, {waits:,} waits {arrival}: requests per interval in steady state",
+                figure,
+                bound,
+                "requests/interval",
+                _check(figure, bound),
+                best_peer=peer,
+                ratio_to_best_peer=_ratio(figure, peer),
+                note=f"rounds in the window {_figure(run, 'rounds')}; CPU per 1,000 waits per interval "
+                f"{_figure(run, 'cpu_per_1000_waits_per_interval_s')} s "
+                f"(best peer {runs.best_peer(workload, waits, 'cpu_per_1000_waits_per_interval_s')} s)",
+            )
+            latency, slack = _figure(run, "latency_p99_s"), settings.POLL_INTERVAL + settings.LATENCY_SLACK_S
+            yield Target(
+                f"{_SERVICE[workload]}, {waits:,} waits {arrival}: detection latency p99",
+                latency,
+                slack,
+                "s",
+                _check(latency, slack),
+                best_peer=runs.best_peer(workload, waits, "latency_p99_s"),
+                note=f"max {_figure(run, 'latency_max_s')} s",
+            )
+
+
 def _ratio(figure: float | None, peer: float | None) -> float | None:
     if figure is None or not peer:
         return None
@@ -250,7 +284,8 @@ def evaluate(
     wait_runs: Sequence[Run], imports: Mapping[str, Any] | None, task_result: Mapping[str, Any] | None
 ) -> list[Target]:
     """Every target, in the order of the issue."""
-    runs = _Runs(wait_runs)
+    runs = _Runs([run for run in wait_runs if not run.get("staggered")])
+    staggered = _Runs([run for run in wait_runs if run.get("staggered")])
     return [
         *_openreplay_requests(runs),
         *_posteketab_requests(runs),
@@ -258,6 +293,7 @@ def evaluate(
         *_rss(runs),
         *_latency(runs),
         *_mobizon(runs),
+        *_staggered(staggered),
         *_imports(imports),
         *_task_result(task_result),
     ]

@@ -41,10 +41,16 @@ class WaitRun:
     workload: str
     impl: str
     waits: int
+    #: The waits start uniformly over ``settings.STAGGER_INTERVALS`` poll intervals instead of at once.
+    staggered: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.workload}/{self.impl}/{self.waits}"
+        return f"{self.workload}/{self.impl}/{self.waits}" + ("/staggered" if self.staggered else "")
+
+    @property
+    def stagger_s(self) -> float:
+        return settings.STAGGER_INTERVALS * self.poll_interval if self.staggered else 0.0
 
     @property
     def poll_interval(self) -> float:
@@ -98,6 +104,7 @@ class WaitRun:
             "peer_concurrency": settings.PEER_CONCURRENCY,
             "project_key": project_key,
             "track_deliveries": self.workload == "mobizon",
+            "stagger_s": self.stagger_s,
         }
 
 
@@ -125,10 +132,16 @@ def skipped_reason(run: WaitRun) -> str | None:
     return None
 
 
-def wait_runs(sizes: tuple[int, ...] = settings.SIZES) -> list[WaitRun]:
-    """Every run of a full benchmark, in order (skipped ones included: see :func:`skipped_reason`)."""
+def wait_runs(
+    sizes: tuple[int, ...] = settings.SIZES, staggered: tuple[int, ...] = settings.STAGGERED_SIZES
+) -> list[WaitRun]:
+    """Every run of a full benchmark, in order (skipped ones included: see :func:`skipped_reason`):
+    every wait started at once, then the staggered-arrival runs of OpenReplay and Post-e-Ketab."""
     runs: list[WaitRun] = []
     for workload in WORKLOADS:
         for waits in sizes:
             runs += [WaitRun(workload, impl, waits) for impl in IMPLEMENTATIONS]
+    for workload in ("openreplay", "posteketab"):
+        for waits in staggered:
+            runs += [WaitRun(workload, impl, waits, staggered=True) for impl in IMPLEMENTATIONS]
     return runs

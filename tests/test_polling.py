@@ -173,3 +173,51 @@ def test_each_wait_keeps_its_own_interval_and_deadline(sim):
     events = asyncio.run(first_events([fast, slow]))
     assert [event["status"] for event in events] == ["timeout", "timeout"]
     assert 1.3 < time.monotonic() - started < 3
+
+
+def _reads_of(sim: Any, service: str, path: str, ids: list[Any]) -> int:
+    return sum(sim.count(service, path=f"{path}{item}") for item in ids)
+
+
+def test_openreplay_jobs_read_one_by_one_are_listed_again_once_the_waits_double(sim):
+    """Waits arrive over time: pages not worth reading for the first two waits are for eight, and the
+    first two must then be answered by the list too, or they keep per-job reads (and rounds) forever."""
+    old = [sim.openreplay.add_job(user_id=f"old{i}", steps=[Step("scheduled")]) for i in range(8)]
+    for i in range(450):  # newer jobs push the eight onto page 3
+        sim.openreplay.add_job(user_id=f"new{i}", steps=[Step("completed")])
+    from airflow_provider_tasks.hooks.openreplay import OpenReplayHook
+
+    async def main() -> tuple[int, int]:
+        hook = OpenReplayHook()
+        try:
+            await hook.apoll_many(old[:2])  # two pages cost as much as two reads: read one by one
+            first = _reads_of(sim, "openreplay", "/jobs/", old[:2])
+            results = await hook.apoll_many(old)  # eight waits: the three pages pay
+            assert len(results) == 8
+            return first, _reads_of(sim, "openreplay", "/jobs/", old) - first
+        finally:
+            await hook.aclose()
+
+    first, later = asyncio.run(main())
+    assert first == 2
+    assert later == 0, "the eight jobs are on page 3: no per-job read once eight waits listen"
+
+
+def test_posteketab_tasks_read_one_by_one_are_listed_again_once_the_waits_double(sim):
+    old = [sim.posteketab.add_task(steps=[Step(2)]) for _ in range(8)]
+    for _ in range(250):  # newer tasks push the eight onto page 3
+        sim.posteketab.add_task(steps=[Step(3)])
+    from airflow_provider_tasks.hooks.posteketab import PostEKetabHook
+
+    async def main() -> int:
+        hook = PostEKetabHook()
+        try:
+            await hook.apoll_many(old[:2])
+            before = sim.count("posteketab", path="task/detail")
+            results = await hook.apoll_many(old)
+            assert len(results) == 8
+            return sim.count("posteketab", path="task/detail") - before
+        finally:
+            await hook.aclose()
+
+    assert asyncio.run(main()) == 0, "eight waits: the pages answer all eight, the first two included"

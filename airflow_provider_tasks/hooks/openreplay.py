@@ -76,8 +76,10 @@ class OpenReplayHook(RemoteTaskHook):
 
     def __init__(self, openreplay_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(openreplay_conn_id, **kwargs)
-        #: Waited jobs not on the list pages worth reading (see :meth:`apoll_many`).
+        #: Waited jobs not on the list pages worth reading (see :meth:`apoll_many`), and for how many waits
+        #: that was decided.
         self._unlisted: set[int] = set()
+        self._unlisted_for = 0
 
     # ------------------------------------------------------------------ wire format
     def _prepare(self, settings: ConnectionSettings, call: ApiCall) -> PreparedRequest:
@@ -342,10 +344,14 @@ class OpenReplayHook(RemoteTaskHook):
         Pages are read while that costs fewer requests than reading the jobs still missing one by
         one, counting every listening wait; each job the pages show is answered, due or not. Jobs not
         on those pages are remembered as unlisted (newer jobs only push them further down) and read
-        one by one when due, without reading pages for them again.
+        one by one when due, without reading pages for them again until the waits have doubled: waits
+        arrive over time, and pages not worth reading for two waits are for two hundred (else the first
+        waits would keep rounds of their own).
         """
         due = set(item_ids) if due is None else set(due)
         wanted = {require_positive_int("job_id", item_id): item_id for item_id in item_ids}
+        if len(wanted) >= 2 * self._unlisted_for:
+            self._unlisted.clear()
         listable = {job_id: item_id for job_id, item_id in wanted.items() if job_id not in self._unlisted}
         found: dict[int, dict[str, Any]] = {}
         if len(wanted) > 1 and any(item_id in due for item_id in listable.values()):
@@ -359,6 +365,7 @@ class OpenReplayHook(RemoteTaskHook):
                     break
                 page += 1
             self._unlisted.update(job_id for job_id in listable if job_id not in found)
+            self._unlisted_for = len(wanted)
         results: dict[str | int, TaskSnapshot | BaseException] = {}
         for job_id, job in found.items():
             try:

@@ -117,8 +117,10 @@ class PostEKetabHook(RemoteTaskHook):
 
     def __init__(self, posteketab_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(posteketab_conn_id, **kwargs)
-        #: Waited tasks not on the list pages worth reading (see :meth:`apoll_many`).
+        #: Waited tasks not on the list pages worth reading (see :meth:`apoll_many`), and for how many waits
+        #: that was decided.
         self._unlisted: set[str] = set()
+        self._unlisted_for = 0
         self._list_refused = False
 
     # ------------------------------------------------------------------ wire format
@@ -276,10 +278,14 @@ class PostEKetabHook(RemoteTaskHook):
         Pages are read only while that costs fewer requests than reading the tasks still missing one
         by one, counting every listening wait, and every task they show is answered, due or not.
         Tasks not on those pages (remembered: newer tasks only push them further down), and a single
-        wait, are read by ``task/detail/`` when due. A token refused the list falls back to details.
+        wait, are read by ``task/detail/`` when due; the pages are weighed again for them once the waits
+        have doubled (waits arrive over time: pages not worth reading for two are for two hundred).
+        A token refused the list falls back to details.
         """
         due = set(item_ids) if due is None else set(due)
         wanted = {require_text_id("posteketab_task_id", item_id): item_id for item_id in item_ids}
+        if len(wanted) >= 2 * self._unlisted_for:
+            self._unlisted.clear()
         listable = [task_id for task_id in wanted if task_id not in self._unlisted]
         listed: dict[str, dict[str, Any]] = {}
         if len(wanted) > 1 and any(wanted[task_id] in due for task_id in listable) and not self._list_refused:
@@ -290,6 +296,7 @@ class PostEKetabHook(RemoteTaskHook):
                 self._list_refused = True
             else:
                 self._unlisted.update(task_id for task_id in listable if task_id not in listed)
+                self._unlisted_for = len(wanted)
         results: dict[str | int, TaskSnapshot | BaseException] = {}
         for task_id, item in listed.items():
             item_id = wanted[task_id]
