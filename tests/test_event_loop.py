@@ -84,3 +84,50 @@ def test_a_huge_task_result_never_blocks_the_triggerers_loop(big_task_simulator)
     assert event["status"] == "success" and event["partial"] is True
     assert "task_result" not in event["remote"]  # the rows stay out of the event (and the metadata DB)
     assert worst < AIRFLOW_BLOCKED_THRESHOLD / 2, f"the loop was held for {worst:.3f} s"
+
+
+SLOW_IMPORT_PROBE = """
+import asyncio, time
+from airflow_provider_tasks.hooks.transport import _import_aiohttp
+
+async def caller(delay):
+    await asyncio.sleep(delay)
+    module = await _import_aiohttp()
+    return getattr(module, "READY", False)
+
+async def watchdog(done):
+    worst = 0.0
+    while not done.is_set():
+        started = time.monotonic()
+        await asyncio.sleep(0.05)
+        worst = max(worst, time.monotonic() - started - 0.05)
+    return worst
+
+async def main():
+    done = asyncio.Event()
+    dog = asyncio.create_task(watchdog(done))
+    # The second trigger starts while the first one's import is under way.
+    ready = await asyncio.gather(caller(0), caller(0.3))
+    done.set()
+    print(ready, round(await dog, 3))
+
+asyncio.run(main())
+"""
+
+
+def test_a_trigger_starting_during_the_first_aiohttp_import_neither_blocks_nor_gets_half_a_module(
+    tmp_path: Path,
+) -> None:
+    """Two triggers start together (two event watchers): the second must wait for aiohttp off the loop
+    too, not take the half-imported module from ``sys.modules`` (and then import it on the loop).
+    A stand-in aiohttp whose import takes 1 s makes the window wide and the outcome certain."""
+    fake = tmp_path / "aiohttp"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("import time\ntime.sleep(1.0)\nREADY = True\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run(
+        [sys.executable, "-c", SLOW_IMPORT_PROBE], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    ready, worst = out.split("] ")
+    assert ready == "[True, True", out  # both got the whole module
+    assert float(worst) < 0.5, f"the loop was held {worst} s by the import"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -222,13 +221,20 @@ class BlockingTransport:
             self._session = None
 
 
+#: aiohttp once its import has *finished*. ``sys.modules`` is no such sign: a module is there from the
+#: start of its import, so a second trigger starting meanwhile would import it on the loop, and wait
+#: there on the import lock for the rest of it (seen as "async thread was blocked for 0.24 s").
+_aiohttp: Any = None
+
+
 async def _import_aiohttp() -> Any:
     """aiohttp, imported off the event loop the first time: the import takes ~0.2 s, which would hold
-    a triggerer's loop past its "async thread was blocked" threshold."""
-    module = sys.modules.get("aiohttp")
-    if module is None:
-        module = await asyncio.to_thread(importlib.import_module, "aiohttp")
-    return module
+    a triggerer's loop past its "async thread was blocked" threshold. Concurrent first callers each
+    wait in a worker thread, never on the loop."""
+    global _aiohttp
+    if _aiohttp is None:
+        _aiohttp = await asyncio.to_thread(importlib.import_module, "aiohttp")
+    return _aiohttp
 
 
 class AsyncTransport:

@@ -159,3 +159,17 @@ def test_no_secret_in_any_log(world: World) -> None:
     assert secrets_in(files, keys) == []
     # The scan would have found them: the connections really were in the environment.
     assert all(key in json.dumps(world.deployment.env) for key in keys)
+
+
+def test_no_triggerer_reports_its_loop_blocked(world: World) -> None:
+    """Airflow's watchdog logs "async thread was blocked" when a trigger holds the loop over 0.2 s
+    (issue 9.7). Before the first-import fix every deployment logged one as its event watchers started."""
+    d = world.deployment
+    notices = [
+        f"{path.name}: {line.strip()[:160]}"
+        for name in d.triggerers
+        for path in d.component_logs(name)
+        for line in path.read_text(errors="replace").splitlines()
+        if "async thread was blocked" in line
+    ]
+    assert notices == []
