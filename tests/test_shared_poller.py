@@ -177,3 +177,36 @@ def test_thousands_of_joins_and_leaves_on_one_loop_never_strand_a_wait(sim):
     # A wait whose cancellation came after its event is a success too; none may be missing.
     assert all(got[n] or not expected[n] for n in range(len(plan)))
     assert sum(got) >= sum(expected)
+
+
+class _TurnCountingLoop(asyncio.SelectorEventLoop):
+    """Counts the turns of the loop (``_run_once``: one pass over the callbacks ready at its start)."""
+
+    turns = 0
+
+    def _run_once(self) -> None:
+        self.turns += 1
+        super()._run_once()  # type: ignore[misc]
+
+
+def test_a_round_that_ends_many_waits_answers_them_over_several_turns_of_the_loop(sim):
+    """Issue 9.7: 300 jobs finishing in one list read must not make 300 triggers resume, fire and be
+    cleaned up in a single turn of the triggerer's loop (0.25 s in a real triggerer, over Airflow's
+    "async thread was blocked" threshold). Each wait notes the turn of the loop it fired in."""
+    waits = 300
+    steps = [Step("scheduled", seconds=1.0), Step("completed")]
+    ids = [sim.openreplay.add_job(user_id=f"u{n}", steps=steps) for n in range(waits)]
+    fired_at: list[int] = []
+
+    async def one(item: Any) -> None:
+        event = await first_event(OpenReplayJobTrigger(job_id=item, poll_interval=0.3))
+        assert event["status"] == "success"
+        fired_at.append(asyncio.get_running_loop().turns)  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        await asyncio.wait_for(asyncio.gather(*(one(item) for item in ids)), 30)
+
+    with asyncio.Runner(loop_factory=_TurnCountingLoop) as runner:
+        runner.run(main())
+    assert len(fired_at) == waits
+    assert len(set(fired_at)) >= waits // poller.DELIVERY_BATCH, sorted(set(fired_at))
