@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     import requests
     from airflow.providers.common.compat.sdk import Connection
 
-__all__ = ["ApiCall", "ApiResponse", "ConnectionSettings", "PreparedRequest", "RemoteTaskHook", "Tries"]
+__all__ = ["ApiCall", "ApiResponse", "ConnectionSettings", "PreparedRequest", "RemoteTaskHook", "Tries", "Unlisted"]
 
 install_log_filter()
 
@@ -58,6 +58,36 @@ POLL_CONCURRENCY = 50
 
 
 @dataclass
+class Unlisted:
+    """Waited items that the list pages worth reading did not show (a list service's ``apoll_many``
+    reads them one by one instead), and for how many listening waits that was decided.
+
+    Newer items only push them further down, so the decision stands, until the waits have doubled:
+    waits arrive over time, and pages not worth reading for two waits are for two hundred (else the
+    first waits would keep per-item reads on clocks of their own).
+    """
+
+    def __init__(self) -> None:
+        self._items: set[Hashable] = set()
+        self._decided_for = 0
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def reconsider(self, waits: int) -> None:
+        """Forget the decision once ``waits`` listening waits are twice those it was made for."""
+        if waits >= 2 * self._decided_for:
+            self._items.clear()
+
+    def decide(self, missing: Iterable[Hashable], waits: int) -> None:
+        self._items.update(missing)
+        self._decided_for = waits
+
+    def discard(self, item: Hashable) -> None:
+        """The item's wait ends: nothing reads it again."""
+        self._items.discard(item)
+
+
 class Tries:
     """What one call went through so far: transient failures, and redirections to another server;
     ``expected``/``expected_wait``: the failures of those that were an expected pace (see

@@ -13,6 +13,7 @@ from airflow_provider_tasks.hooks.base import (
     ConnectionSettings,
     PreparedRequest,
     RemoteTaskHook,
+    Unlisted,
 )
 from airflow_provider_tasks.states import RemoteState, TaskSnapshot, map_status
 from airflow_provider_tasks.validation import require_positive_int, require_text_id
@@ -76,10 +77,8 @@ class OpenReplayHook(RemoteTaskHook):
 
     def __init__(self, openreplay_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(openreplay_conn_id, **kwargs)
-        #: Waited jobs not on the list pages worth reading (see :meth:`apoll_many`), and for how many waits
-        #: that was decided.
-        self._unlisted: set[int] = set()
-        self._unlisted_for = 0
+        #: Waited jobs not on the list pages worth reading (see :meth:`apoll_many`).
+        self._unlisted = Unlisted()
 
     # ------------------------------------------------------------------ wire format
     def _prepare(self, settings: ConnectionSettings, call: ApiCall) -> PreparedRequest:
@@ -350,8 +349,7 @@ class OpenReplayHook(RemoteTaskHook):
         """
         due = set(item_ids) if due is None else set(due)
         wanted = {require_positive_int("job_id", item_id): item_id for item_id in item_ids}
-        if len(wanted) >= 2 * self._unlisted_for:
-            self._unlisted.clear()
+        self._unlisted.reconsider(len(wanted))
         listable = {job_id: item_id for job_id, item_id in wanted.items() if job_id not in self._unlisted}
         found: dict[int, dict[str, Any]] = {}
         if len(wanted) > 1 and any(item_id in due for item_id in listable.values()):
@@ -364,8 +362,7 @@ class OpenReplayHook(RemoteTaskHook):
                 if len(jobs) < MAX_PAGE_SIZE or jobs[-1].get("jobId", 0) <= min(listable):
                     break
                 page += 1
-            self._unlisted.update(job_id for job_id in listable if job_id not in found)
-            self._unlisted_for = len(wanted)
+            self._unlisted.decide((job_id for job_id in listable if job_id not in found), len(wanted))
         results: dict[str | int, TaskSnapshot | BaseException] = {}
         for job_id, job in found.items():
             try:

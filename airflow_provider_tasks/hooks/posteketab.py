@@ -23,6 +23,7 @@ from airflow_provider_tasks.hooks.base import (
     ConnectionSettings,
     PreparedRequest,
     RemoteTaskHook,
+    Unlisted,
 )
 from airflow_provider_tasks.json_stream import StreamedArray
 from airflow_provider_tasks.states import RemoteState, TaskSnapshot, map_status
@@ -117,10 +118,8 @@ class PostEKetabHook(RemoteTaskHook):
 
     def __init__(self, posteketab_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(posteketab_conn_id, **kwargs)
-        #: Waited tasks not on the list pages worth reading (see :meth:`apoll_many`), and for how many waits
-        #: that was decided.
-        self._unlisted: set[str] = set()
-        self._unlisted_for = 0
+        #: Waited tasks not on the list pages worth reading (see :meth:`apoll_many`).
+        self._unlisted = Unlisted()
         self._list_refused = False
 
     # ------------------------------------------------------------------ wire format
@@ -284,8 +283,7 @@ class PostEKetabHook(RemoteTaskHook):
         """
         due = set(item_ids) if due is None else set(due)
         wanted = {require_text_id("posteketab_task_id", item_id): item_id for item_id in item_ids}
-        if len(wanted) >= 2 * self._unlisted_for:
-            self._unlisted.clear()
+        self._unlisted.reconsider(len(wanted))
         listable = [task_id for task_id in wanted if task_id not in self._unlisted]
         listed: dict[str, dict[str, Any]] = {}
         if len(wanted) > 1 and any(wanted[task_id] in due for task_id in listable) and not self._list_refused:
@@ -295,8 +293,7 @@ class PostEKetabHook(RemoteTaskHook):
                 self.log.warning("%s; reading each task's detail instead of the task list", error)
                 self._list_refused = True
             else:
-                self._unlisted.update(task_id for task_id in listable if task_id not in listed)
-                self._unlisted_for = len(wanted)
+                self._unlisted.decide((task_id for task_id in listable if task_id not in listed), len(wanted))
         results: dict[str | int, TaskSnapshot | BaseException] = {}
         for task_id, item in listed.items():
             item_id = wanted[task_id]
