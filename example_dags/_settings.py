@@ -17,6 +17,8 @@ DEMO_IMPORT_TASK = "5f1c2d3e-0000-4000-8000-000000000001"
 DEMO_EXPORT_TASK = "5f1c2d3e-0000-4000-8000-000000000002"
 DEMO_MOBIZON_TASK = 5001
 DEMO_USER = "demo-user@example.com"
+#: The demo scenario's deletion job still scheduled, for example_openreplay_cancel.
+DEMO_MISTAKEN_JOB = 1001
 
 
 def poll_seconds(default: float) -> float:

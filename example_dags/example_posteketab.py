@@ -1,4 +1,6 @@
-"""Wait for a Post-e-Ketab Excel import, fetch its rows, and branch on the rows that failed."""
+"""Wait for a Post-e-Ketab Excel import, fetch its rows, and branch on the rows that failed.
+
+The report also counts the earlier Excel imports of the account that failed, for someone to look at."""
 
 from __future__ import annotations
 
@@ -7,7 +9,11 @@ from typing import Any
 from _settings import DEMO_IMPORT_TASK, START, poll_seconds
 from airflow.providers.common.compat.sdk import DAG, task
 
-from airflow_provider_tasks.operators.posteketab import PostEKetabTaskResultOperator, failed_rows
+from airflow_provider_tasks.operators.posteketab import (
+    PostEKetabListTasksOperator,
+    PostEKetabTaskResultOperator,
+    failed_rows,
+)
 from airflow_provider_tasks.sensors.posteketab import PostEKetabTaskSensor
 
 with DAG(
@@ -35,6 +41,13 @@ with DAG(
         wait_for_completion=False,  # the sensor above already waited
     )
     # [END posteketab_task_result]
+    # [START posteketab_list_tasks]
+    failed_imports = PostEKetabListTasksOperator(
+        task_id="list_failed_imports",
+        posteketab_task_type=0,  # add orders from an Excel file
+        posteketab_task_status=4,  # error
+    )
+    # [END posteketab_list_tasks]
 
     @task.branch
     def check_rows(rows: list[dict[str, Any]]) -> str:
@@ -52,10 +65,13 @@ with DAG(
         return f"all {len(rows)} rows imported"
 
     @task(trigger_rule="none_failed_min_one_success")
-    def report(rows: list[dict[str, Any]]) -> str:
-        return f"import finished: {len(rows)} rows, {len(failed_rows(rows))} failed"
+    def report(rows: list[dict[str, Any]], earlier_failures: list[dict[str, Any]]) -> str:
+        return (
+            f"import finished: {len(rows)} rows, {len(failed_rows(rows))} failed; "
+            f"{len(earlier_failures)} Excel import(s) of the account failed"
+        )
 
     rows = fetch_rows.output
     wait_for_import >> fetch_rows
     branch = check_rows(rows)
-    branch >> [review_failed_rows(rows), all_rows_ok(rows)] >> report(rows)
+    branch >> [review_failed_rows(rows), all_rows_ok(rows)] >> report(rows, failed_imports.output)

@@ -137,7 +137,9 @@ def test_xcom_values_are_what_the_simulator_scripted(world: World) -> None:
     assert d.xcom("example_posteketab", runs["example_posteketab"], "fetch_rows") == IMPORT_ROWS
     sensor_value = d.xcom("example_posteketab", runs["example_posteketab"], "wait_for_import")
     assert sensor_value["task_status"] == 3 and sensor_value["id"] == IMPORT_TASK
-    assert d.xcom("example_posteketab", runs["example_posteketab"], "report") == "import finished: 2 rows, 1 failed"
+    assert d.xcom("example_posteketab", runs["example_posteketab"], "report") == (
+        "import finished: 2 rows, 1 failed; 0 Excel import(s) of the account failed"
+    )
     upload = d.xcom("example_mobizon", runs["example_mobizon"], "wait_for_upload")
     assert upload == {"progress": 100, "status": 2}
     job = d.xcom("example_openreplay", runs["example_openreplay"], "wait_for_deletion")

@@ -73,7 +73,9 @@ def test_cli_prints_both_forms_and_the_scenario_items(demo_server: Served) -> No
     assert lines[lines.index("# Scenario demo created:") + 1 :] == [
         "#   posteketab task 5f1c2d3e-0000-4000-8000-000000000001",
         "#   posteketab task 5f1c2d3e-0000-4000-8000-000000000002",
+        "#   posteketab task 5f1c2d3e-0000-4000-8000-000000000003",
         "#   openreplay job 1000",
+        "#   openreplay job 1001",
         "#   mobizon task 5001",
     ]
 

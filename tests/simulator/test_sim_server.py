@@ -233,6 +233,10 @@ def test_demo_scenario(simulator: Simulator, posteketab: PostEKetab, openreplay:
     assert entries[1]["task_type"] == 2 and entries[1]["task_result"] == []
     old = openreplay.job(1000).json()["data"]
     assert (old["referenceId"], old["status"]) == ("old-user@example.com", "completed")
+    mistaken = openreplay.job(1001).json()["data"]
+    assert (mistaken["referenceId"], mistaken["status"]) == ("mistaken-user@example.com", "scheduled")
+    failed_import = posteketab.detail("5f1c2d3e-0000-4000-8000-000000000003").json()["entries"]
+    assert (failed_import["task_type"], failed_import["task_status"]) == (0, 4)
     new = openreplay.delete_user("someone@example.com").json()["data"]
     assert [openreplay.status(new["jobId"]) for _ in range(3)] == ["scheduled", "running", "completed"]
     assert [mobizon.get_status(5001)["data"] for _ in range(4)] == [
