@@ -85,9 +85,15 @@ def test_every_example_block_is_its_marker_region():
     assert not stale, "run python scripts/sync_docs.py:\n" + "\n".join(stale)
 
 
-def test_every_service_page_includes_examples():
+def test_every_sensor_and_operator_section_includes_an_example_dag_region():
+    """Issue 13.4: each sensor's and operator's example is code that runs (``make demo``), not a snippet."""
+    bare = []
     for name in ("posteketab.md", "openreplay.md", "mobizon.md"):
-        assert list(sync_docs.blocks(DOCS / name)), name
+        sections = re.split(r"^## ", (DOCS / name).read_text(encoding="utf-8"), flags=re.M)
+        for section in sections:
+            if section.startswith(("Sensor: ", "Operator: ")) and not sync_docs.COMMENT.search(section):
+                bare.append(f"{name}: {section.splitlines()[0]}")
+    assert not bare, f"sections with no <!-- example: ... --> block: {bare}"
 
 
 def test_every_marker_of_the_example_dags_is_shown_in_the_docs():
