@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import subprocess
@@ -131,3 +132,116 @@ def test_a_trigger_starting_during_the_first_aiohttp_import_neither_blocks_nor_g
     ready, worst = out.split("] ")
     assert ready == "[True, True", out  # both got the whole module
     assert float(worst) < 0.5, f"the loop was held {worst} s by the import"
+
+
+class _Supervisor:
+    """The far end of a triggerer's log socket: reads the lines, and can stop reading for a while, as the
+    supervisor does while it commits the events of hundreds of finished triggers one by one."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self._ours, self._far = socket.socketpair()
+        self.sink = self._ours.makefile("wb")
+        self.lines: list[bytes] = []
+        self._reading = threading.Event()
+        self._reading.set()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        buffer = b""
+        while True:
+            self._reading.wait()
+            chunk = self._far.recv(65536)
+            if not chunk:
+                return
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            self.lines.extend(complete)
+
+    def busy(self, seconds: float) -> None:
+        import threading
+
+        self._reading.clear()
+        threading.Timer(seconds, self._reading.set).start()
+
+    def close(self) -> None:
+        self.sink.close()
+        self._ours.close()
+        self._thread.join(10)
+        self._far.close()
+
+
+def test_log_lines_of_300_waits_ending_together_never_wait_for_a_busy_log_socket_on_the_loop(sim):
+    """Issue 9.7, the notice the deployment bench showed when 300 jobs end in one list read (0.55-0.96 s).
+    Airflow 3 gives a trigger a structlog logger over one ``BytesLogger`` (one lock for all writers) on
+    the socket to the triggerer's supervisor, and writes its own lines from threads. While the
+    supervisor commits 300 events it does not read the socket: a writer thread blocks holding the lock,
+    and a plain ``log.info`` on the loop then waits for it. Here the "supervisor" stops reading for 1 s
+    just as the jobs end, while a thread writes a line too big for the socket; every wait's line must
+    still be written, and the loop never held past Airflow's threshold."""
+    import threading
+
+    structlog = pytest.importorskip("structlog")
+    from airflow_provider_tasks.simulator import Step
+    from airflow_provider_tasks.triggers.openreplay import OpenReplayJobTrigger
+
+    supervisor = _Supervisor()
+    log = structlog.wrap_logger(
+        structlog.BytesLogger(supervisor.sink),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        processors=[structlog.processors.JSONRenderer(serializer=lambda obj, **kw: json.dumps(obj).encode())],
+    )
+    waits = 300
+    ids = [
+        sim.openreplay.add_job(user_id=f"u{n}", steps=[Step("scheduled", seconds=1.0), Step("completed")])
+        for n in range(waits)
+    ]
+
+    async def one(item: int) -> str:
+        trigger = OpenReplayJobTrigger(job_id=item, poll_interval=0.3)
+        trigger._log = log  # what Airflow 3's triggerer gives every trigger
+        agen = trigger.run()
+        try:
+            return str((await agen.__anext__()).payload["status"])
+        finally:
+            await agen.aclose()
+
+    async def main() -> tuple[list[str], float]:
+        worst = 0.0
+        done = asyncio.Event()
+
+        async def watchdog() -> None:  # Airflow's block_watchdog, finer
+            nonlocal worst
+            while not done.is_set():
+                started = time.monotonic()
+                await asyncio.sleep(0.05)
+                worst = max(worst, time.monotonic() - started - 0.05)
+
+        async def busy_supervisor() -> None:
+            await asyncio.sleep(0.8)  # the jobs end at 1.0 s
+            supervisor.busy(1.0)
+            # Airflow's own line from a thread: too big for the socket, it holds the lock until read.
+            threading.Thread(target=log.info, args=("x" * 4_000_000,), daemon=True).start()
+
+        dog = asyncio.create_task(watchdog())
+        pause = asyncio.create_task(busy_supervisor())
+        statuses = await asyncio.wait_for(asyncio.gather(*(one(item) for item in ids)), 60)
+        done.set()
+        await asyncio.gather(dog, pause)
+        return statuses, worst
+
+    try:
+        statuses, worst = asyncio.run(main())
+        deadline = time.monotonic() + 10
+        ended = [line for line in supervisor.lines if b"completed" in line]
+        while len(ended) < waits and time.monotonic() < deadline:
+            time.sleep(0.1)
+            ended = [line for line in supervisor.lines if b"completed" in line]
+    finally:
+        supervisor.close()
+    assert statuses == ["success"] * waits
+    assert len(ended) == waits, f"{len(ended)} of {waits} lines saying the job completed reached the supervisor"
+    assert worst < AIRFLOW_BLOCKED_THRESHOLD, f"the loop was held for {worst:.3f} s"

@@ -37,6 +37,7 @@ from airflow_provider_tasks.hooks.transport import (
     PreparedRequest,
     TransportFailure,
 )
+from airflow_provider_tasks.loop_logging import HeldLog
 from airflow_provider_tasks.redaction import install_log_filter, redact
 from airflow_provider_tasks.retry import RetryPolicy
 from airflow_provider_tasks.states import TaskSnapshot
@@ -262,9 +263,10 @@ class RemoteTaskHook(AnswerChecks, BaseHook):
 
     # ------------------------------------------------------------------ the round trip
     def _recover(
-        self, call: ApiCall, error: RemoteError, tries: Tries, settings: ConnectionSettings
+        self, call: ApiCall, error: RemoteError, tries: Tries, settings: ConnectionSettings, log: Any
     ) -> tuple[ConnectionSettings, float]:
-        """Decide what follows a failed try: new settings and a delay, or re-raise ``error``."""
+        """Decide what follows a failed try: new settings and a delay, or re-raise ``error``; the retry
+        line goes to ``log`` (the hook's own, or a :class:`HeldLog` in the async path)."""
         redirected = self._redirect(call, error, settings, tries.redirects)
         if redirected is not None:
             tries.redirects += 1
@@ -282,16 +284,16 @@ class RemoteTaskHook(AnswerChecks, BaseHook):
             tries.expected += 1
             tries.expected_wait += delay
             tries.expected_code = error.code
-            self.log.debug("%s (try %d of %d); retrying in %.1f s", error, tries.failures, attempts, delay)
+            log.debug("%s (try %d of %d); retrying in %.1f s", error, tries.failures, attempts, delay)
         else:
-            self.log.warning("%s (try %d of %d); retrying in %.1f s", error, tries.failures, attempts, delay)
+            log.warning("%s (try %d of %d); retrying in %.1f s", error, tries.failures, attempts, delay)
         return settings, delay
 
-    def _answered(self, call: ApiCall, tries: Tries) -> None:
+    def _answered(self, call: ApiCall, tries: Tries, log: Any) -> None:
         """One line for the expected retries a call went through before its answer (none: silent)."""
         if tries.expected:
             about = f" for id {call.item_id!r}" if call.item_id is not None else ""
-            self.log.info(
+            log.info(
                 "%s asked to slow down%s (code %s, %d time(s)); retried, %.1f s waited in all",
                 self.service_name,
                 about,
@@ -333,10 +335,10 @@ class RemoteTaskHook(AnswerChecks, BaseHook):
                 except BaseException:
                     response.close()
                     raise
-                self._answered(call, tries)
+                self._answered(call, tries, self.log)
                 return result
             except RemoteError as error:
-                settings, delay = self._recover(call, error, tries, settings)
+                settings, delay = self._recover(call, error, tries, settings, self.log)
                 time.sleep(delay)
 
     async def _asend(self, settings: ConnectionSettings, call: ApiCall) -> ApiResponse:
@@ -351,13 +353,16 @@ class RemoteTaskHook(AnswerChecks, BaseHook):
         """Async counterpart of :meth:`call` (never blocks the event loop)."""
         settings = await self.asettings()
         tries = Tries()
+        held = HeldLog()
         while True:
             try:
                 result = call.extract(self._decode(call, await self._asend(settings, call)))
-                self._answered(call, tries)
+                self._answered(call, tries, held)
+                await held.write(self.log)
                 return result
             except RemoteError as error:
-                settings, delay = self._recover(call, error, tries, settings)
+                settings, delay = self._recover(call, error, tries, settings, held)
+                await held.write(self.log)
                 await asyncio.sleep(delay)
 
     async def aclose(self) -> None:

@@ -26,6 +26,7 @@ from airflow_provider_tasks.hooks.base import (
     Unlisted,
 )
 from airflow_provider_tasks.json_stream import StreamedArray
+from airflow_provider_tasks.loop_logging import alog
 from airflow_provider_tasks.states import RemoteState, TaskSnapshot, map_status
 from airflow_provider_tasks.validation import require_positive_int, require_text_id
 
@@ -290,7 +291,7 @@ class PostEKetabHook(RemoteTaskHook):
             try:
                 listed = await self._find_in_list(listable)
             except (RemoteAuthError, RemoteApiError, RemoteTaskNotFound) as error:
-                self.log.warning("%s; reading each task's detail instead of the task list", error)
+                await alog(self.log, "warning", "%s; reading each task's detail instead of the task list", error)
                 self._list_refused = True
             else:
                 self._unlisted.decide((task_id for task_id in listable if task_id not in listed), len(wanted))

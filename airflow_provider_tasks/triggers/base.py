@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
+from airflow_provider_tasks.loop_logging import HeldLog, alog
 from airflow_provider_tasks.triggers.starting import DEFERRAL_LEAD, airflow_timeout
 from airflow_provider_tasks.waits import poller
 from airflow_provider_tasks.waits.events import error_event
@@ -196,7 +197,7 @@ class RemoteTaskTrigger(BaseTrigger):
             if url:
                 await _push_xcom(ti, self.link_key, url)
         except Exception as error:
-            self.log.warning("Could not push the %s link: %s", self.hook_class.service_name, error)
+            await alog(self.log, "warning", "Could not push the %s link: %s", self.hook_class.service_name, error)
         finally:
             await hook.aclose()
 
@@ -209,12 +210,13 @@ class RemoteTaskTrigger(BaseTrigger):
             yield self._event(error_event(service, str(self.item_id), error))
             return
         await self._push_link(self.item_id)
+        held = HeldLog()  # the wait's lines, written off the loop (see loop_logging)
         wait = Wait(
             service,
             self.item_id,
             max_consecutive_failures=self.max_consecutive_failures,
             deadline=self._deadline(),
-            log=self.log,
+            log=held,
         )
         # Waits on the same connection share one poller (one request per round for many waits).
         async with poller.subscribe(
@@ -232,6 +234,7 @@ class RemoteTaskTrigger(BaseTrigger):
                         event = wait.observe(await asyncio.wait_for(waiter.next(), wait.remaining()))
                     except TimeoutError:
                         event = wait.expired(force=True)
+                await held.write(self.log)
                 if event is not None:
                     yield self._event(event)
                     return

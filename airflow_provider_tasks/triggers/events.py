@@ -38,6 +38,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_tasks.exceptions import RemoteError, RemoteTaskNotFound
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
+from airflow_provider_tasks.loop_logging import alog
 from airflow_provider_tasks.states import TaskSnapshot
 from airflow_provider_tasks.triggers.cursor import CursorStore, cursor_key
 
@@ -239,8 +240,12 @@ class FinishedItemsTrigger(BaseEventTrigger):  # type: ignore[misc, valid-type]
     async def take_view(self, view: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Take one read of the list; return the payloads of the items that finished since the last one."""
         if view.get("error"):
-            self.log.warning(
-                "%s: reading the list failed (%s); will read it again", self.hook_class.service_name, view["error"]
+            await alog(
+                self.log,
+                "warning",
+                "%s: reading the list failed (%s); will read it again",
+                self.hook_class.service_name,
+                view["error"],
             )
             return []
         items = [dict(item) for item in view.get("items") or () if isinstance(item, Mapping)]
@@ -250,7 +255,9 @@ class FinishedItemsTrigger(BaseEventTrigger):  # type: ignore[misc, valid-type]
             cursor = self._baseline(items)
             if cursor["high"] is not None and self.start() is None:
                 await self.cursor_store.save(cursor)
-                self.log.info(
+                await alog(
+                    self.log,
+                    "info",
                     "Watching %s from %s (%d unfinished)",
                     self.hook_class.service_name,
                     cursor["high"],
@@ -293,8 +300,13 @@ class FinishedItemsTrigger(BaseEventTrigger):  # type: ignore[misc, valid-type]
         try:
             results = await self.read_open(self.hook, keys)
         except (RemoteError, ValueError) as error:
-            self.log.warning(
-                "%s: could not read %d unfinished item(s): %s", self.hook_class.service_name, len(keys), error
+            await alog(
+                self.log,
+                "warning",
+                "%s: could not read %d unfinished item(s): %s",
+                self.hook_class.service_name,
+                len(keys),
+                error,
             )
             return []
         announced = []

@@ -10,6 +10,7 @@ from typing import Any
 from airflow_provider_tasks.exceptions import RemoteError
 from airflow_provider_tasks.hooks.base import RemoteTaskHook
 from airflow_provider_tasks.hooks.openreplay import JOB_STATUS_STATES, MAX_PAGE_SIZE, OpenReplayHook
+from airflow_provider_tasks.loop_logging import alog
 from airflow_provider_tasks.states import TaskSnapshot
 from airflow_provider_tasks.triggers.base import RemoteTaskTrigger
 from airflow_provider_tasks.triggers.events import FinishedItemsTrigger, filter_values, text_values
@@ -85,16 +86,23 @@ class OpenReplayJobTrigger(RemoteTaskTrigger):
     async def _cancel_owned_job(self) -> None:
         verdict = await may_cancel_owned_job(getattr(self, "task_instance", None))
         if not verdict.cancel:
-            self.log.info("OpenReplay job %s left running: %s", self.item_id, verdict.reason)
+            await alog(self.log, "info", "OpenReplay job %s left running: %s", self.item_id, verdict.reason)
             return
         hook = OpenReplayHook(self.conn_id)
         try:
             job = await asyncio.wait_for(hook.acancel_if_active(int(self.item_id), self.project_key), _ON_KILL_TIMEOUT)
-            self.log.warning(
-                "OpenReplay job %s, created by this task, is %s: %s", self.item_id, job.get("status"), verdict.reason
+            await alog(
+                self.log,
+                "warning",
+                "OpenReplay job %s, created by this task, is %s: %s",
+                self.item_id,
+                job.get("status"),
+                verdict.reason,
             )
         except (TimeoutError, RemoteError) as error:
-            self.log.warning("Could not cancel OpenReplay job %s (%s): %s", self.item_id, verdict.reason, error)
+            await alog(
+                self.log, "warning", "Could not cancel OpenReplay job %s (%s): %s", self.item_id, verdict.reason, error
+            )
         finally:
             await hook.aclose()
 

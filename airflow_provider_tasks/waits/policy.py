@@ -139,7 +139,7 @@ class Wait:
         self.deadline = deadline
         self.failures = max(0, int(failures))
         self.last: TaskSnapshot | None = None
-        self._log = log or logging.getLogger(__name__)
+        self._log = log if log is not None else logging.getLogger(__name__)
         self._logged: tuple[RemoteState, int | None, Any] | None = None
 
     def observe(self, result: TaskSnapshot | BaseException) -> dict[str, Any] | None:

@@ -61,8 +61,8 @@ class Waiter:
 
 
 #: Waits answered per turn of the event loop, so that a round ending hundreds of waits at once does not
-#: resume them all in one turn. (In the real-deployment bench one 0.25-0.6 s "async thread was blocked"
-#: notice remains at that moment: not traced yet, see README Performance.)
+#: resume them all in one turn. (What held a real triggerer's loop at that moment was each wait's log
+#: line waiting for the busy log socket: see :mod:`airflow_provider_tasks.loop_logging`.)
 DELIVERY_BATCH = 50
 
 
