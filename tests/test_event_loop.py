@@ -174,14 +174,20 @@ class _Supervisor:
         self._far.close()
 
 
+#: Seconds the stand-in supervisor stops reading its log socket.
+BUSY = 2.0
+
+
 def test_log_lines_of_300_waits_ending_together_never_wait_for_a_busy_log_socket_on_the_loop(sim):
     """Issue 9.7, the notice the deployment bench showed when 300 jobs end in one list read (0.55-0.96 s).
     Airflow 3 gives a trigger a structlog logger over one ``BytesLogger`` (one lock for all writers) on
     the socket to the triggerer's supervisor, and writes its own lines from threads. While the
     supervisor commits 300 events it does not read the socket: a writer thread blocks holding the lock,
-    and a plain ``log.info`` on the loop then waits for it. Here the "supervisor" stops reading for 1 s
-    just as the jobs end, while a thread writes a line too big for the socket; every wait's line must
-    still be written, and the loop never held past Airflow's threshold."""
+    and a plain ``log.info`` on the loop then waits for it. Here the "supervisor" stops reading for
+    ``BUSY`` seconds just as the jobs end, while a thread writes a line too big for the socket; every
+    wait's line must still be written, and the loop is never held for a good part of that time (a
+    plain ``log.info`` held it about ``BUSY`` - 0.2 s; the rest of 300 waits ending takes 0.05-0.1 s on
+    a quiet machine, 0.3 s with three test suites sharing two cores)."""
     import threading
 
     structlog = pytest.importorskip("structlog")
@@ -222,7 +228,7 @@ def test_log_lines_of_300_waits_ending_together_never_wait_for_a_busy_log_socket
 
         async def busy_supervisor() -> None:
             await asyncio.sleep(0.8)  # the jobs end at 1.0 s
-            supervisor.busy(1.0)
+            supervisor.busy(BUSY)
             # Airflow's own line from a thread: too big for the socket, it holds the lock until read.
             threading.Thread(target=log.info, args=("x" * 4_000_000,), daemon=True).start()
 
@@ -244,4 +250,4 @@ def test_log_lines_of_300_waits_ending_together_never_wait_for_a_busy_log_socket
         supervisor.close()
     assert statuses == ["success"] * waits
     assert len(ended) == waits, f"{len(ended)} of {waits} lines saying the job completed reached the supervisor"
-    assert worst < AIRFLOW_BLOCKED_THRESHOLD, f"the loop was held for {worst:.3f} s"
+    assert worst < BUSY / 3, f"the loop was held for {worst:.3f} s while the log socket was full"
