@@ -11,11 +11,15 @@ was blocked" notice; the main thread was sampled in ``BytesLogger.msg`` under ou
 So the lines a wait or a poll round writes in the triggerer go through :func:`alog`: the logger's
 async method where it has one (Airflow 3's loggers; it writes from a thread), else the plain call
 (Airflow 2.11's trigger loggers only put the record on a queue). Code shared with the blocking modes
-logs into a :class:`HeldLog`, which the coroutine then writes with :meth:`HeldLog.write`.
+logs into a :class:`HeldLog`, which the coroutine then writes with :meth:`HeldLog.write`, or, where it
+must not wait for the sink at all (a wait's lines), with :meth:`HeldLog.write_soon`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import inspect
 from typing import Any, Literal
 
@@ -26,11 +30,14 @@ Level = Literal["debug", "info", "warning", "error"]
 
 async def alog(log: Any, level: Level, msg: str, *args: Any) -> None:
     """Write one line with ``log`` without waiting for its sink on the event loop."""
-    method = getattr(log, f"a{level}", None)
-    if method is not None and inspect.iscoroutinefunction(method):
-        await method(msg, *args)
+    if _has_async(log, level):
+        await getattr(log, f"a{level}")(msg, *args)
     else:
         getattr(log, level)(msg, *args)
+
+
+def _has_async(log: Any, level: Level) -> bool:
+    return inspect.iscoroutinefunction(getattr(log, f"a{level}", None))
 
 
 class HeldLog:
@@ -52,8 +59,23 @@ class HeldLog:
     def error(self, msg: str, *args: Any) -> None:
         self._lines.append(("error", msg, args))
 
+    def write_soon(self, log: Any) -> None:
+        """Hand the held lines to the loop's default executor at once, without waiting for them: a wait
+        must not wait for the log sink before it listens again (missing its poller's round would cost a
+        round of its own), nor before its event. Submitted now, a line is written even if the loop ends
+        right after (``airflow dags test``): the executor is shut down after its jobs. Loggers without
+        async methods (Airflow 2.11's, which only enqueue) write at once."""
+        lines, self._lines = self._lines, []
+        loop = asyncio.get_running_loop()
+        for level, msg, args in lines:
+            method = getattr(log, level)
+            if _has_async(log, level):
+                loop.run_in_executor(None, contextvars.copy_context().run, functools.partial(method, msg, *args))
+            else:
+                method(msg, *args)
+
     async def write(self, log: Any) -> None:
-        """Write the held lines with ``log`` (see :func:`alog`) and forget them."""
+        """Write the held lines with ``log`` (see :func:`alog`), in order, and forget them."""
         lines, self._lines = self._lines, []
         for level, msg, args in lines:
             await alog(log, level, msg, *args)

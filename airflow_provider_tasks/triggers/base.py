@@ -234,7 +234,7 @@ class RemoteTaskTrigger(BaseTrigger):
                         event = wait.observe(await asyncio.wait_for(waiter.next(), wait.remaining()))
                     except TimeoutError:
                         event = wait.expired(force=True)
-                await held.write(self.log)
+                held.write_soon(self.log)
                 if event is not None:
                     yield self._event(event)
                     return
