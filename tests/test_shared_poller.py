@@ -210,3 +210,41 @@ def test_a_round_that_ends_many_waits_answers_them_over_several_turns_of_the_loo
         runner.run(main())
     assert len(fired_at) == waits
     assert len(set(fired_at)) >= waits // poller.DELIVERY_BATCH, sorted(set(fired_at))
+
+
+def test_a_round_longer_than_the_interval_is_followed_by_one_round_for_every_wait(sim, monkeypatch):
+    """When the service is slower than the interval, the next round is due as soon as one ends. The
+    waits it just answered must be listening again before the poller picks that round's waits, or the
+    last ones answered fall onto a round of their own (the matrix under load in CI: a Post-e-Ketab
+    straggler read alone by its detail). Every round after the first must carry all 350 waits."""
+    waits, interval = 350, 0.3
+    ids = [sim.posteketab.add_task(steps=[Step(2)]) for _ in range(waits)]
+    sizes: list[int] = []
+    before_the_end: list[int] = []
+    poll_many = PostEKetabTaskTrigger.hook_class.apoll_many
+
+    async def counted(self: Any, item_ids: Any, **kwargs: Any) -> Any:
+        sizes.append(len(item_ids))
+        return await poll_many(self, item_ids, **kwargs)
+
+    monkeypatch.setattr(PostEKetabTaskTrigger.hook_class, "apoll_many", counted)
+
+    async def main() -> list[dict[str, Any]]:
+        tasks = [
+            asyncio.create_task(first_event(PostEKetabTaskTrigger(posteketab_task_id=item, poll_interval=interval)))
+            for item in ids
+        ]
+        await asyncio.sleep(2 * interval)
+        # Every page of the next rounds takes longer than the interval.
+        sim.add_fault("posteketab", "slow", delay=1.5 * interval, path="task/list", times=4 * 5)
+        await asyncio.sleep(8 * interval)
+        before_the_end.extend(sizes)
+        for item in ids:
+            sim.set_status("posteketab", item, 3)
+        return await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+    events = asyncio.run(main())
+    assert all(event["status"] == "success" for event in events)
+    # The first round holds the waits that had arrived; the last one before the end may be in flight.
+    assert len(before_the_end) >= 5 and all(size == waits for size in before_the_end[1:-1]), sizes
+    assert sim.count("posteketab", path="task/detail") == 0

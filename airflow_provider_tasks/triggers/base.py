@@ -231,7 +231,11 @@ class RemoteTaskTrigger(BaseTrigger):
                 event = wait.expired()
                 if event is None:
                     try:
-                        event = wait.observe(await asyncio.wait_for(waiter.next(), wait.remaining()))
+                        # Not asyncio.wait_for: on Python 3.11 it runs next() in a task of its own, three
+                        # more turns of the loop before this wait listens again (see Poller._rounds).
+                        async with asyncio.timeout(wait.remaining()):
+                            result = await waiter.next()
+                        event = wait.observe(result)
                     except TimeoutError:
                         event = wait.expired(force=True)
                 held.write_soon(self.log)

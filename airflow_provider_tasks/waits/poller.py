@@ -171,6 +171,10 @@ class Poller:
                 elif waiter.item_id in due_ids:
                     missing = RemoteApiError(self.hook.service_name, "no status returned", item_id=waiter.item_id)
                     waiter.deliver(missing, now + waiter.poll_interval)
+            # Let the waits just answered listen again before the next round picks its waits: after a
+            # round longer than the interval that round is due at once, and the last ones answered
+            # would fall onto a round of their own (a straggler read alone, one more request each).
+            await asyncio.sleep(0)
 
 
 _pollers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, Poller]] = weakref.WeakKeyDictionary()
