@@ -328,10 +328,11 @@ def test_without_an_asset_state_store_the_cursor_is_an_airflow_variable(sim, mon
         sim.set_status("openreplay", job, "completed")
         restarted = OpenReplayJobFinishedTrigger(poll_interval=0.01)
         assert ids(await one_round(restarted)) == [job]
-        assert await one_round(OpenReplayJobFinishedTrigger(poll_interval=0.01)) == []
+        again = OpenReplayJobFinishedTrigger(poll_interval=0.01)
+        assert await one_round(again) == []
         assert restarted.cursor_store.kind == "variable"
-        await trigger.cleanup()
-        await restarted.cleanup()
+        for each in (trigger, restarted, again):
+            await each.cleanup()
 
     run(scenario)
     assert list(variables) == [OpenReplayJobFinishedTrigger().cursor_store.key]
