@@ -235,10 +235,15 @@ def test_a_round_longer_than_the_interval_is_followed_by_one_round_for_every_wai
             for item in ids
         ]
         await asyncio.sleep(2 * interval)
-        # Every page of the next rounds takes longer than the interval.
-        sim.add_fault("posteketab", "slow", delay=1.5 * interval, path="task/list", times=4 * 5)
-        await asyncio.sleep(8 * interval)
+        # Every page of the next five rounds takes longer than the interval (counted, not timed: a
+        # loaded machine runs fewer rounds in a given time).
+        sim.add_fault("posteketab", "slow", delay=1.5 * interval, path="task/list", times=10_000)
+        slow_from = len(sizes)
+        async with asyncio.timeout(60):
+            while len(sizes) < slow_from + 5:
+                await asyncio.sleep(interval / 4)
         before_the_end.extend(sizes)
+        sim.clear_faults()
         for item in ids:
             sim.set_status("posteketab", item, 3)
         return await asyncio.wait_for(asyncio.gather(*tasks), 30)
